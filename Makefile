@@ -1,0 +1,52 @@
+# prefsd's build. `make help` lists the targets.
+
+GO        ?= go
+TAGS      := hashicorpmetrics
+BIN       := bin/prefsd
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 30s
+PKGS      := ./...
+
+.PHONY: help build run test test-short bench fuzz vet fmt-check tidy-check check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/prefsd (static, with raft metrics)
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prefsd
+
+run: build ## run one node on 127.0.0.1:8080 with data in ./data
+	./$(BIN) $(ARGS)
+
+test: ## every test, race detector on (unit, in-process cluster, end-to-end)
+	$(GO) test -race -count=1 -tags $(TAGS) -timeout 9m $(PKGS)
+
+test-short: ## the quick tests only
+	$(GO) test -race -count=1 -short -tags $(TAGS) $(PKGS)
+
+bench: ## benchmarks: state machine and a 3-node in-process cluster
+	$(GO) test -run '^$$' -bench . -benchmem -tags $(TAGS) ./fsm/ ./cluster/
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@for pkg in $$($(GO) list -tags $(TAGS) ./...); do \
+	  for t in $$($(GO) test -tags $(TAGS) -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+vet: ## go vet, with and without the metrics tag
+	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS) ./...
+
+fmt-check: ## fail if gofmt would change a file
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+tidy-check: ## fail if go.mod or go.sum are not tidy
+	$(GO) mod tidy -diff
+
+check: fmt-check vet test ## what CI runs
+
+clean: ## remove build output
+	rm -rf bin

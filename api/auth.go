@@ -1,0 +1,99 @@
+package api
+
+import (
+	"crypto/sha256"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// authFailure says why presented credentials were refused.
+type authFailure int
+
+const (
+	authOK authFailure = iota
+	// authNotProvided: the scheme came without a token.
+	authNotProvided
+	// authMalformed: more than a scheme and a token.
+	authMalformed
+	// authInvalid: no such token.
+	authInvalid
+)
+
+// credentials is the outcome of reading the Authorization header.
+type credentials struct {
+	// user is nil for an anonymous request or a refused one.
+	user *fsm.User
+	// scheme is the Authorization scheme as the client spelled it, folded
+	// to lower case: "token", "bearer", "jwt", or "" when absent.
+	scheme  string
+	failure authFailure
+}
+
+// tokenSchemes are the Authorization schemes that carry a prefsd API token.
+// JWT carries the same opaque tokens until JWT verification exists.
+func tokenScheme(s string) bool {
+	switch s {
+	case "token", "bearer", "jwt":
+		return true
+	}
+	return false
+}
+
+// TokenDigest is how an API token is stored: its SHA-256 digest.
+func TokenDigest(token string) []byte {
+	d := sha256.Sum256([]byte(token))
+	return d[:]
+}
+
+// authenticate reads the Authorization header as Django REST framework
+// does: the scheme is matched case-insensitively, a scheme alone or with
+// more than one token is refused, and an unknown scheme is ignored (the
+// request is then anonymous). Tokens are looked up by digest in this node's
+// state; a token not found there is looked up again after a linearizable
+// read, so that a token created through another node a moment ago works.
+func (s *server) authenticate(c *gin.Context) credentials {
+	parts := strings.Fields(c.GetHeader("Authorization"))
+	if len(parts) == 0 {
+		return credentials{}
+	}
+	scheme := strings.ToLower(parts[0])
+	if !tokenScheme(scheme) {
+		return credentials{}
+	}
+	cr := credentials{scheme: scheme}
+	switch {
+	case len(parts) == 1:
+		cr.failure = authNotProvided
+		return cr
+	case len(parts) > 2:
+		cr.failure = authMalformed
+		return cr
+	}
+	digest := TokenDigest(parts[1])
+	st, err := s.cluster.Read(c.Request.Context(), cluster.Stale)
+	if err == nil {
+		if _, u, ok := st.TokenByDigest(digest); ok {
+			cr.user = u
+			return cr
+		}
+	}
+	if st, err = s.cluster.Read(c.Request.Context(), cluster.Linearizable); err == nil {
+		if _, u, ok := st.TokenByDigest(digest); ok {
+			cr.user = u
+			return cr
+		}
+	}
+	cr.failure = authInvalid
+	return cr
+}
+
+// currentUser returns the authenticated user set by a dialect's auth step.
+func currentUser(c *gin.Context) *fsm.User {
+	u, _ := c.Get(userKey)
+	user, _ := u.(*fsm.User)
+	return user
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// The cluster endpoints take the cluster key or a superuser's token; the
+// internal ones, which only nodes call, take the cluster key alone. Both
+// answer errors as cluster.ErrorBody.
+
+func (s *server) routeCluster(r *gin.Engine) {
+	g := r.Group("/api/cluster", s.clusterAuth(true))
+	g.GET("/status", s.clusterStatus)
+	g.POST("/join", s.clusterJoin)
+	g.DELETE("/nodes/:id", s.clusterRemove)
+
+	in := r.Group("/internal/v1", s.clusterAuth(false))
+	in.POST("/apply", s.internalApply)
+	in.GET("/readindex", s.internalReadIndex)
+}
+
+// clusterError answers err as a node-to-node error body.
+func clusterFail(c *gin.Context, err error) {
+	status, body := cluster.EncodeError(err)
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+// clusterAuth admits callers with the cluster key and, if superusers is
+// set, callers with a superuser's token.
+func (s *server) clusterAuth(superusers bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Set(dialectKey, "cluster")
+		if key := c.GetHeader(cluster.KeyHeader); key != "" {
+			if !s.cluster.CheckKey(key) {
+				clusterFail(c, cluster.ErrBadKey)
+				return
+			}
+			c.Next()
+			return
+		}
+		if superusers {
+			if cr := s.authenticate(c); cr.user != nil && cr.user.IsSuperuser {
+				c.Next()
+				return
+			}
+		}
+		clusterFail(c, cluster.ErrBadKey)
+	}
+}
+
+func (s *server) clusterStatus(c *gin.Context) {
+	st, err := s.cluster.Status()
+	if err != nil {
+		clusterFail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (s *server) clusterJoin(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		clusterFail(c, errors.Join(cluster.ErrBadRequest, err))
+		return
+	}
+	var req cluster.JoinRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		clusterFail(c, errors.Join(cluster.ErrBadRequest, err))
+		return
+	}
+	if err := s.cluster.Join(c.Request.Context(), req); err != nil {
+		clusterFail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"node_id": req.NodeID})
+}
+
+func (s *server) clusterRemove(c *gin.Context) {
+	if err := s.cluster.Remove(c.Request.Context(), c.Param("id")); err != nil {
+		clusterFail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *server) internalApply(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil || len(body) == 0 {
+		clusterFail(c, errors.Join(cluster.ErrBadRequest, err))
+		return
+	}
+	resp, err := s.cluster.ApplyLocal(c.Request.Context(), fsm.Command(body))
+	if err != nil {
+		clusterFail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+func (s *server) internalReadIndex(c *gin.Context) {
+	idx, err := s.cluster.ReadIndex(c.Request.Context(), c.Query("verify") != "false")
+	if err != nil {
+		clusterFail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, cluster.ReadIndexResponse{Index: idx})
+}
+
+func (s *server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+func (s *server) readyz(c *gin.Context) {
+	if err := s.cluster.Ready(); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// internalPath reports whether a request is node-to-node traffic, which
+// may carry more than a client's body limit (a forwarded command escapes
+// the client's JSON once more).
+func internalPath(path string) bool {
+	return strings.HasPrefix(path, "/internal/")
+}

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// The products prefsd replaces are Django REST framework services, and share
+// its framework answers: {"detail": "..."} bodies for authentication,
+// method, media type and parse errors. These helpers render them.
+
+// DRF's framework messages.
+const (
+	msgNotAuthenticated = "Authentication credentials were not provided."
+	msgPermissionDenied = "You do not have permission to perform this action."
+	msgNotFound         = "Not found."
+	msgServerError      = "A server error occurred."
+)
+
+// Header names prefsd adds to answers.
+const (
+	headerIndex       = "X-Prefsd-Index"
+	headerConsistency = "X-Prefsd-Consistency"
+)
+
+// detail answers {"detail": msg}.
+func detail(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"detail": msg})
+}
+
+// methodNotAllowed returns a handler answering DRF's 405 with an Allow
+// header listing methods.
+func methodNotAllowed(methods ...string) gin.HandlerFunc {
+	allow := allowed(methods)
+	return func(c *gin.Context) {
+		c.Header("Allow", allow)
+		detail(c, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", c.Request.Method))
+	}
+}
+
+// options returns a handler answering DRF's OPTIONS metadata.
+func options(name string, parses []string, methods ...string) gin.HandlerFunc {
+	allow := allowed(methods)
+	return func(c *gin.Context) {
+		c.Header("Allow", allow)
+		c.JSON(http.StatusOK, gin.H{
+			"name":        name,
+			"description": "",
+			"renders":     []string{"application/json"},
+			"parses":      parses,
+		})
+	}
+}
+
+// mediaType returns the request's media type without parameters, or "" if
+// it has none or it cannot be parsed.
+func mediaType(c *gin.Context) string {
+	ct := c.GetHeader("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ct
+	}
+	return mt
+}
+
+// unsupportedMediaType answers DRF's 415.
+func unsupportedMediaType(c *gin.Context) {
+	detail(c, http.StatusUnsupportedMediaType, fmt.Sprintf("Unsupported media type %q in request.", c.GetHeader("Content-Type")))
+}
+
+// bodyError answers a failure to read the request body: 413 over the size
+// limit, 400 otherwise. It reports whether there was an error.
+func bodyError(c *gin.Context, err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, errBodyTooLarge) {
+		detail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large: %v.", err))
+		return true
+	}
+	detail(c, http.StatusBadRequest, fmt.Sprintf("Could not read the request body: %v.", err))
+	return true
+}
+
+// parseError answers DRF's 400 for a body that is not JSON.
+func parseError(c *gin.Context, err error) {
+	detail(c, http.StatusBadRequest, "JSON parse error - "+err.Error())
+}
+
+// consistency reads the consistency level from ?consistency= or the
+// X-Consistency header. On a bad value it answers 400 and returns false.
+func consistency(c *gin.Context) (cluster.Consistency, bool) {
+	v := c.Query("consistency")
+	if v == "" {
+		v = c.GetHeader("X-Consistency")
+	}
+	level, err := cluster.ParseConsistency(v)
+	if err != nil {
+		detail(c, http.StatusBadRequest, fmt.Sprintf("Invalid consistency %q: use linearizable, leader or stale.", v))
+		return 0, false
+	}
+	return level, true
+}
+
+// read returns a state at the request's consistency level, answering the
+// error itself when it fails.
+func (s *server) read(c *gin.Context) (*fsm.State, bool) {
+	level, ok := consistency(c)
+	if !ok {
+		return nil, false
+	}
+	st, err := s.cluster.Read(c.Request.Context(), level)
+	if err != nil {
+		clusterError(c, err)
+		return nil, false
+	}
+	c.Header(headerIndex, strconv.FormatUint(st.Index(), 10))
+	c.Header(headerConsistency, level.String())
+	return st, true
+}
+
+// apply commits a command, answering cluster errors itself. It returns the
+// state machine's result and whether the command was committed.
+func (s *server) apply(c *gin.Context, t fsm.CmdType, body any) (fsm.Result, bool) {
+	cmd, err := fsm.Encode(t, body)
+	if err != nil {
+		detail(c, http.StatusInternalServerError, msgServerError)
+		return fsm.Result{}, false
+	}
+	res, idx, err := s.cluster.Apply(c.Request.Context(), cmd)
+	if err != nil {
+		clusterError(c, err)
+		return fsm.Result{}, false
+	}
+	c.Header(headerIndex, strconv.FormatUint(idx, 10))
+	return res, true
+}
+
+// clusterError answers an error of the cluster layer in DRF's shape.
+func clusterError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, cluster.ErrUnknownOutcome):
+		detail(c, http.StatusGatewayTimeout, "The write was sent to the cluster but its outcome is unknown; read before retrying.")
+	case errors.Is(err, cluster.ErrTimeout):
+		detail(c, http.StatusGatewayTimeout, "The cluster did not answer in time; try again.")
+	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotLeader), errors.Is(err, cluster.ErrShutdown):
+		c.Header("Retry-After", "1")
+		detail(c, http.StatusServiceUnavailable, "No cluster leader is available; try again.")
+	default:
+		detail(c, http.StatusServiceUnavailable, "The cluster could not serve the request; try again.")
+	}
+}

@@ -1,0 +1,467 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// The Open edX user preferences API:
+//
+//	GET|PATCH          /api/user/v1/preferences/{username}[/]
+//	GET|PUT|DELETE     /api/user/v1/preferences/{username}/{key}
+//
+// Values are stored as Python's str() of the JSON value sent, PATCH is a
+// flat merge-patch where null deletes, and refusals for another user's data
+// are 403 or 404 with an empty body, as docs/compat.md describes.
+
+const (
+	edxList   = "/api/user/v1/preferences/:username"
+	edxDetail = "/api/user/v1/preferences/:username/:key"
+
+	mediaMergePatch = "application/merge-patch+json"
+	msgEdxNoData    = "No data provided for user preference update"
+)
+
+var (
+	edxListMethods   = []string{http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPatch}
+	edxDetailMethods = []string{http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete}
+)
+
+func (s *server) routeEdx(r *gin.Engine) {
+	list := []gin.HandlerFunc{s.edxAuth(`JWT realm="api"`, edxListMethods)}
+	listHandlers := map[string]gin.HandlerFunc{
+		http.MethodGet:     s.edxGetAll,
+		http.MethodHead:    s.edxGetAll,
+		http.MethodPatch:   s.edxPatch,
+		http.MethodOptions: options("Preferences", []string{mediaMergePatch}, edxListMethods...),
+	}
+	route(r, edxList, list, methodNotAllowed(edxListMethods...), listHandlers)
+	route(r, edxList+"/", list, methodNotAllowed(edxListMethods...), listHandlers)
+
+	detail := []gin.HandlerFunc{s.edxAuth(`Bearer realm="api"`, edxDetailMethods)}
+	route(r, edxDetail, detail, methodNotAllowed(edxDetailMethods...), map[string]gin.HandlerFunc{
+		http.MethodGet:     s.edxGetOne,
+		http.MethodHead:    s.edxGetOne,
+		http.MethodPut:     s.edxPut,
+		http.MethodDelete:  s.edxDelete,
+		http.MethodOptions: options("Preferences Detail", []string{"application/json"}, edxDetailMethods...),
+	})
+}
+
+// edxAuth authenticates as the edX views do and refuses anonymous callers
+// with 401 before anything else, including a 405. challenge is the
+// WWW-Authenticate value of the view's first authentication class.
+func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
+	allow := allowed(methods)
+	return func(c *gin.Context) {
+		c.Set(dialectKey, "edx")
+		c.Header("Allow", allow)
+		c.Header("Vary", "Accept")
+		cr := s.authenticate(c)
+		if cr.failure != authOK {
+			c.Header("WWW-Authenticate", challenge)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, edxAuthFailure(cr))
+			return
+		}
+		if cr.user == nil {
+			c.Header("WWW-Authenticate", challenge)
+			detail(c, http.StatusUnauthorized, msgNotAuthenticated)
+			return
+		}
+		c.Set(userKey, cr.user)
+		c.Next()
+	}
+}
+
+// edxAuthFailure is the 401 body for refused credentials: Open edX's Bearer
+// authentication answers with an error_code, the others with DRF's detail.
+func edxAuthFailure(cr credentials) gin.H {
+	if cr.scheme == "bearer" {
+		switch cr.failure {
+		case authNotProvided:
+			return gin.H{"error_code": "token_not_provided", "developer_message": "Invalid token header. No credentials provided."}
+		case authMalformed:
+			return gin.H{"error_code": "token_malformed", "developer_message": "Invalid token header. Token string should not contain spaces."}
+		default:
+			return gin.H{"error_code": "token_nonexistent", "developer_message": "The provided access token does not match any valid tokens."}
+		}
+	}
+	return gin.H{"detail": drfAuthFailureMessage(cr)}
+}
+
+// drfAuthFailureMessage is DRF's message for refused Token or JWT credentials.
+func drfAuthFailureMessage(cr credentials) string {
+	if cr.scheme == "jwt" {
+		switch cr.failure {
+		case authNotProvided:
+			return "Invalid Authorization header. No credentials provided."
+		case authMalformed:
+			return "Invalid Authorization header. Credentials string should not contain spaces."
+		}
+		return "Error decoding signature."
+	}
+	switch cr.failure {
+	case authNotProvided:
+		return "Invalid token header. No credentials provided."
+	case authMalformed:
+		return "Invalid token header. Token string should not contain spaces."
+	}
+	return "Invalid token."
+}
+
+// edxPair is Open edX's error pair.
+type edxPair struct {
+	DeveloperMessage string `json:"developer_message"`
+	UserMessage      string `json:"user_message"`
+}
+
+func samePair(msg string) edxPair { return edxPair{DeveloperMessage: msg, UserMessage: msg} }
+
+// edxRefuse answers an empty-bodied 403 or 404.
+func edxRefuse(c *gin.Context, status int) {
+	c.AbortWithStatus(status)
+}
+
+// edxCanRead applies the read rule: the owner and staff may read; anyone
+// else gets 404, so that the account's existence is not revealed.
+func edxCanRead(c *gin.Context, u *fsm.User, username string) bool {
+	if sameUser(u, username) || u.IsStaff {
+		return true
+	}
+	edxRefuse(c, http.StatusNotFound)
+	return false
+}
+
+// edxCanWrite applies the write rule: only the owner may write; staff get
+// 403 and anyone else 404.
+func edxCanWrite(c *gin.Context, u *fsm.User, username string) bool {
+	switch {
+	case sameUser(u, username):
+		return true
+	case u.IsStaff:
+		edxRefuse(c, http.StatusForbidden)
+	default:
+		edxRefuse(c, http.StatusNotFound)
+	}
+	return false
+}
+
+// sameUser reports whether u is the user named in the URL. Usernames are
+// unique case-insensitively, so they are compared that way.
+func sameUser(u *fsm.User, username string) bool {
+	return strings.EqualFold(u.Username, username)
+}
+
+func (s *server) edxGetAll(c *gin.Context) {
+	u, username := currentUser(c), c.Param("username")
+	if !edxCanRead(c, u, username) {
+		return
+	}
+	st, ok := s.read(c)
+	if !ok {
+		return
+	}
+	target, ok := st.UserByName(username)
+	if !ok {
+		edxRefuse(c, http.StatusNotFound)
+		return
+	}
+	out := map[string]string{}
+	for _, kv := range st.Prefs(target.ID) {
+		out[kv.Key] = kv.Value
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *server) edxGetOne(c *gin.Context) {
+	u, username := currentUser(c), c.Param("username")
+	if !edxCanRead(c, u, username) {
+		return
+	}
+	st, ok := s.read(c)
+	if !ok {
+		return
+	}
+	target, ok := st.UserByName(username)
+	if !ok {
+		edxRefuse(c, http.StatusNotFound)
+		return
+	}
+	v, ok := st.Pref(target.ID, c.Param("key"))
+	if !ok {
+		edxRefuse(c, http.StatusNotFound)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *server) edxPatch(c *gin.Context) {
+	if mediaType(c) != mediaMergePatch {
+		unsupportedMediaType(c)
+		return
+	}
+	body, err := readBody(c)
+	if bodyError(c, err) {
+		return
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}") // DRF parses an empty body as {}
+	}
+	patch, err := parsePy(body)
+	if err != nil {
+		parseError(c, err)
+		return
+	}
+	if patch.kind != 'o' || len(patch.keys) == 0 {
+		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(msgEdxNoData))
+		return
+	}
+	u := currentUser(c)
+	if !edxCanWrite(c, u, c.Param("username")) {
+		return
+	}
+	q, ok := s.quotaOf(c, u)
+	if !ok {
+		return
+	}
+	cmd := fsm.PatchPrefs{UserID: u.ID}
+	fieldErrors := map[string]edxPair{}
+	for i, k := range patch.keys {
+		v := patch.values[i]
+		if v.kind == 'n' {
+			cmd.Delete = append(cmd.Delete, k)
+			continue
+		}
+		stored, perr := s.edxValidate(k, &v, q)
+		if perr != nil {
+			fieldErrors[k] = *perr
+			continue
+		}
+		cmd.Set = append(cmd.Set, fsm.KV{Key: k, Value: stored})
+	}
+	if len(fieldErrors) > 0 {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": fieldErrors})
+		return
+	}
+	res, ok := s.apply(c, fsm.CmdPatchPrefs, cmd)
+	if !ok {
+		return
+	}
+	if res.Err != nil {
+		s.edxApplyError(c, res.Err, cmd, true)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *server) edxPut(c *gin.Context) {
+	mt := mediaType(c)
+	if mt != "application/json" && mt != "" {
+		unsupportedMediaType(c)
+		return
+	}
+	body, err := readBody(c)
+	if bodyError(c, err) {
+		return
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}") // DRF parses an empty body as {}
+	}
+	v, err := parsePy(body)
+	if err != nil {
+		parseError(c, err)
+		return
+	}
+	u, key := currentUser(c), c.Param("key")
+	if !edxCanWrite(c, u, c.Param("username")) {
+		return
+	}
+	q, ok := s.quotaOf(c, u)
+	if !ok {
+		return
+	}
+	var val *pyValue
+	if v.kind != 'n' {
+		val = &v
+	}
+	stored, perr := s.edxValidate(key, val, q)
+	if perr != nil {
+		c.AbortWithStatusJSON(http.StatusBadRequest, perr)
+		return
+	}
+	cmd := fsm.PatchPrefs{UserID: u.ID, Set: []fsm.KV{{Key: key, Value: stored}}}
+	res, ok := s.apply(c, fsm.CmdPatchPrefs, cmd)
+	if !ok {
+		return
+	}
+	if res.Err != nil {
+		s.edxApplyError(c, res.Err, cmd, false)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *server) edxDelete(c *gin.Context) {
+	u, key := currentUser(c), c.Param("key")
+	if !edxCanWrite(c, u, c.Param("username")) {
+		return
+	}
+	res, ok := s.apply(c, fsm.CmdPatchPrefs, fsm.PatchPrefs{UserID: u.ID, Delete: []string{key}})
+	if !ok {
+		return
+	}
+	if res.Err != nil || res.Deleted == 0 {
+		edxRefuse(c, http.StatusNotFound)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// quotaOf returns the limits in force for u, as this node knows them. The
+// state machine checks them again, authoritatively, when it applies.
+func (s *server) quotaOf(c *gin.Context, u *fsm.User) (fsm.Quota, bool) {
+	st, err := s.cluster.Read(c.Request.Context(), cluster.Stale)
+	if err != nil {
+		clusterError(c, err)
+		return fsm.Quota{}, false
+	}
+	if cur, ok := st.UserByID(u.ID); ok {
+		u = cur
+	}
+	return st.Quota(u), true
+}
+
+// edxValidate checks one preference as Open edX does and returns the value
+// to store: Python's str() of the value, trimmed of surrounding white space.
+// A nil value is JSON null.
+func (s *server) edxValidate(key string, v *pyValue, q fsm.Quota) (string, *edxPair) {
+	if v == nil || strings.TrimSpace(pyStr(*v)) == "" {
+		p := samePair(fmt.Sprintf("Preference '%s' cannot be set to an empty value.", key))
+		return "", &p
+	}
+	raw := pyStr(*v)
+	stored := strings.TrimSpace(raw)
+
+	var keyErrs, valueErrs []string
+	switch {
+	case key == "":
+		keyErrs = append(keyErrs, "This field may not be blank.")
+	default:
+		if int64(utf8.RuneCountInString(key)) > q.MaxKeyLength {
+			keyErrs = append(keyErrs, fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxKeyLength))
+		}
+		if !edxKeyChars(key) {
+			keyErrs = append(keyErrs, "Enter a valid value.")
+		}
+	}
+	if strings.ContainsRune(stored, 0) {
+		valueErrs = append(valueErrs, "Null characters are not allowed.")
+	}
+	if int64(utf8.RuneCountInString(stored)) > q.MaxValueLength {
+		valueErrs = append(valueErrs, fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxValueLength))
+	}
+	if len(keyErrs) > 0 || len(valueErrs) > 0 {
+		p := edxSerializerError(key, raw, keyErrs, valueErrs)
+		return "", &p
+	}
+	if key == "time_zone" {
+		if _, ok := s.timezone[stored]; !ok {
+			return "", &edxPair{
+				DeveloperMessage: fmt.Sprintf("Value '%s' not valid for preference 'time_zone': Not in timezone set.", raw),
+				UserMessage:      fmt.Sprintf("Value '%s' is not a valid time zone selection.", raw),
+			}
+		}
+	}
+	return stored, nil
+}
+
+// edxKeyChars applies Open edX's key validator, the unanchored search
+// [-_a-zA-Z0-9]+: a key needs at least one such character.
+func edxKeyChars(key string) bool {
+	for _, r := range key {
+		if r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// edxSerializerError renders serializer errors as Open edX does: the
+// developer message carries the Python repr of the errors dict.
+func edxSerializerError(key, value string, keyErrs, valueErrs []string) edxPair {
+	var b strings.Builder
+	b.WriteByte('{')
+	writeList := func(field string, msgs []string) {
+		if b.Len() > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString(pyStrRepr(field))
+		b.WriteString(": [")
+		for i, m := range msgs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pyStrRepr(m))
+		}
+		b.WriteByte(']')
+	}
+	if len(keyErrs) > 0 {
+		writeList("key", keyErrs)
+	}
+	if len(valueErrs) > 0 {
+		writeList("value", valueErrs)
+	}
+	b.WriteByte('}')
+	p := edxPair{DeveloperMessage: fmt.Sprintf("Value '%s' not valid for preference '%s': %s", value, key, b.String())}
+	if len(keyErrs) > 0 {
+		p.UserMessage = fmt.Sprintf("Invalid user preference key '%s'.", key)
+	} else {
+		p.UserMessage = fmt.Sprintf("Value '%s' is not valid for user preference '%s'.", value, key)
+	}
+	return p
+}
+
+// edxApplyError answers a refusal from the state machine. Length limits
+// are per-field errors; count and byte quotas fail the whole update.
+func (s *server) edxApplyError(c *gin.Context, err *fsm.Error, cmd fsm.PatchPrefs, patch bool) {
+	value := func(key string) string {
+		for _, kv := range cmd.Set {
+			if kv.Key == key {
+				return kv.Value
+			}
+		}
+		return ""
+	}
+	var p edxPair
+	switch {
+	case errors.Is(err, fsm.ErrUserNotFound):
+		edxRefuse(c, http.StatusNotFound)
+		return
+	case errors.Is(err, fsm.ErrKeyTooLong):
+		p = edxSerializerError(err.Key, value(err.Key), []string{fmt.Sprintf("Ensure this field has no more than %d characters.", err.Limit)}, nil)
+	case errors.Is(err, fsm.ErrValueTooLong):
+		p = edxSerializerError(err.Key, value(err.Key), nil, []string{fmt.Sprintf("Ensure this field has no more than %d characters.", err.Limit)})
+	case errors.Is(err, fsm.ErrTooManyPreferences):
+		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d User Preferences for the User has been exceeded.", err.Limit)))
+		return
+	case errors.Is(err, fsm.ErrTooManyBytes):
+		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d bytes of User Preferences for the User has been exceeded.", err.Limit)))
+		return
+	default:
+		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Update failed: %s", err.Code)))
+		return
+	}
+	if patch {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": map[string]edxPair{err.Key: p}})
+		return
+	}
+	c.AbortWithStatusJSON(http.StatusBadRequest, p)
+}

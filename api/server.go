@@ -1,0 +1,103 @@
+// Package api serves prefsd's HTTP interface: the preference dialects of the
+// products prefsd replaces, each with its own URLs, authentication answers
+// and error shapes, plus the admin API, the cluster and internal endpoints,
+// health checks and metrics. It depends on the cluster only through the
+// interfaces declared here.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// Store is the replicated store as the dialect handlers use it.
+type Store interface {
+	// Apply commits a command and returns the state machine's result.
+	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, uint64, error)
+	// Read returns a state at least as fresh as the consistency level asks.
+	Read(ctx context.Context, c cluster.Consistency) (*fsm.State, error)
+}
+
+// Cluster is the node as the cluster, internal and health endpoints use it.
+type Cluster interface {
+	Store
+	// ApplyLocal applies a command forwarded by a follower; it fails with
+	// cluster.ErrNotLeader unless this node leads.
+	ApplyLocal(ctx context.Context, cmd fsm.Command) (cluster.ApplyResponse, error)
+	// ReadIndex is the leader's half of a consistent read.
+	ReadIndex(ctx context.Context, verify bool) (uint64, error)
+	Join(ctx context.Context, req cluster.JoinRequest) error
+	Remove(ctx context.Context, nodeID string) error
+	Status() (cluster.Status, error)
+	Ready() error
+	// CheckKey reports whether a presented cluster key is right.
+	CheckKey(key string) bool
+}
+
+// Options configure the HTTP server.
+type Options struct {
+	Cluster Cluster
+	Logger  *slog.Logger
+	// Registry receives the HTTP metrics; Gatherer is what /metrics serves.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// MaxBodyBytes caps request bodies; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// server holds what every handler needs.
+type server struct {
+	cluster  Cluster
+	log      *slog.Logger
+	maxBody  int64
+	metrics  *httpMetrics
+	timezone map[string]struct{}
+}
+
+// New returns the HTTP handler for a node.
+func New(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{
+		cluster:  opts.Cluster,
+		log:      opts.Logger,
+		maxBody:  opts.MaxBodyBytes,
+		metrics:  newHTTPMetrics(opts.Registry),
+		timezone: commonTimezones(),
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.RedirectTrailingSlash = false // a redirect turns PATCH into GET in some clients
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false // every route declares its own 405 in its dialect's shape
+	r.UseRawPath = true              // keep %2F inside a path segment
+	r.UnescapePathValues = true
+	r.ContextWithFallback = true
+	_ = r.SetTrustedProxies(nil) // ClientIP is the peer; no header is trusted
+
+	r.Use(s.requestID, s.recover, s.metrics.middleware, s.accessLog, s.limitBody)
+	r.NoRoute(func(c *gin.Context) {
+		c.Set(dialectKey, "none")
+		c.JSON(http.StatusNotFound, gin.H{"detail": "Not found."})
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{Registry: opts.Registry})))
+
+	s.routeEdx(r)
+	s.routeLayout(r)
+	s.routeAdmin(r)
+	s.routeCluster(r)
+	return r
+}

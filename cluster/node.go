@@ -1,0 +1,299 @@
+// Package cluster wires prefsd's state machine into hashicorp/raft: the TCP
+// transport, raft-boltdb/v2 on disk, file snapshots, bootstrap and join,
+// forwarding of writes to the leader, consistency-level reads through a
+// read-index protocol, the leadership watcher, and raft metrics.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/prefsd/prefsd/config"
+	"github.com/prefsd/prefsd/fsm"
+)
+
+// Options are what a node needs besides its configuration.
+type Options struct {
+	// Logger receives the node's logs. Raft's own logs go to RaftLogOutput.
+	Logger *slog.Logger
+	// RaftLogOutput receives hashicorp/raft's logs; nil means stderr.
+	RaftLogOutput io.Writer
+	// Metrics records the node's metrics; nil records nothing.
+	Metrics *Metrics
+	// AdminTokenDigest, if set, is given to the built-in superuser by this
+	// node whenever it becomes leader.
+	AdminTokenDigest []byte
+	// Clock returns the time the leader stamps into entries; nil means
+	// time.Now.
+	Clock func() time.Time
+}
+
+// Node is one member of a prefsd cluster.
+type Node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	metrics *Metrics
+	clock   func() time.Time
+	admin   []byte
+
+	fsm       *fsm.FSM
+	raft      *raft.Raft
+	transport *raft.NetworkTransport
+	boltStore *raftboltdb.BoltStore
+	client    *http.Client
+
+	// readyTerm is the term in which this node, as leader, saw its barrier
+	// return; it serves consistent reads only while the term is current.
+	readyTerm atomic.Uint64
+	reads     *readBatcher
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Open starts a node: it opens the stores in cfg.DataDir, starts raft, and
+// bootstraps a new cluster if the configuration asks for it and the node has
+// no state yet. It does not join; call Join for that.
+func Open(cfg config.Config, opts Options) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	n := &Node{
+		cfg:     cfg,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		clock:   opts.Clock,
+		admin:   opts.AdminTokenDigest,
+		stop:    make(chan struct{}),
+		client: &http.Client{
+			Transport: &http.Transport{
+				Proxy:               nil,
+				DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:        256,
+				MaxIdleConnsPerHost: 64,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+	}
+	n.fsm = fsm.New(n.metrics.observeCommand)
+
+	out := opts.RaftLogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:       "raft",
+		Level:      hclog.LevelFromString(raftLogLevel(cfg.LogLevel)),
+		Output:     out,
+		JSONFormat: cfg.LogFormat == "json",
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = min(rc.LeaderLeaseTimeout, cfg.HeartbeatTimeout)
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.MaxAppendEntries = cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.ShutdownOnRemove = true
+	rc.NoLegacyTelemetry = true
+	notify := make(chan bool, 16) // raft drops notifications a full channel cannot take
+	rc.NotifyCh = notify
+
+	var err error
+	n.boltStore, err = raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{
+			Timeout:        time.Second,
+			NoFreelistSync: true,
+			FreelistType:   bbolt.FreelistMapType,
+		},
+		NoSync: false, // every acknowledged write is on disk
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+	}
+	logs, err := raft.NewLogCache(512, n.boltStore)
+	if err != nil {
+		n.boltStore.Close()
+		return nil, fmt.Errorf("log cache: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
+	if err != nil {
+		n.boltStore.Close()
+		return nil, fmt.Errorf("snapshot store: %w", err)
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseRaft)
+	if err != nil {
+		n.boltStore.Close()
+		return nil, fmt.Errorf("--advertise-raft %s: %w", cfg.AdvertiseRaft, err)
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
+	if err != nil {
+		n.boltStore.Close()
+		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
+	}
+
+	existing, err := raft.HasExistingState(logs, n.boltStore, snaps)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("inspect raft state: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.boltStore, snaps, n.transport)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if !existing && cfg.ShouldBootstrap() {
+		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter,
+			ID:       rc.LocalID,
+			Address:  n.transport.LocalAddr(),
+		}}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			n.Close()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		n.log.Info("bootstrapped a new cluster", "node_id", cfg.NodeID)
+	}
+	if existing {
+		n.log.Info("restarting from existing state", "node_id", cfg.NodeID, "data_dir", cfg.DataDir)
+	}
+
+	n.reads = newReadBatcher(n)
+	n.metrics.watchRaft(n.raft, n.fsm)
+	n.wg.Add(2)
+	go n.watchLeadership(notify)
+	go n.reads.run(n.stop, &n.wg)
+	return n, nil
+}
+
+// raftLogLevel maps prefsd's log level to raft's, one step quieter: raft is
+// chatty at info.
+func raftLogLevel(level string) string {
+	switch level {
+	case "debug":
+		return "debug"
+	case "info":
+		return "warn"
+	}
+	return level
+}
+
+// HasExistingState reports whether the node started from state of its own.
+func (n *Node) HasExistingState() bool {
+	return n.raft.LastIndex() > 0
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// FSM returns the node's state machine.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Raft returns the node's raft instance, for status and tests.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// IsLeader reports whether this node is the leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Close stops the node: raft first, then the stores. It is safe to call
+// more than once.
+func (n *Node) Close() error {
+	var err error
+	n.once.Do(func() {
+		close(n.stop)
+		if n.raft != nil {
+			err = n.raft.Shutdown().Error()
+		}
+		n.wg.Wait()
+		if cerr := n.closeStores(); err == nil {
+			err = cerr
+		}
+		n.client.CloseIdleConnections()
+	})
+	return err
+}
+
+func (n *Node) closeStores() error {
+	var errs []error
+	if n.transport != nil {
+		errs = append(errs, n.transport.Close())
+	}
+	if n.boltStore != nil {
+		errs = append(errs, n.boltStore.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// leaderAPI returns the leader's id and HTTP address, if known.
+func (n *Node) leaderAPI() (id, addr string, ok bool) {
+	_, lid := n.raft.LeaderWithID()
+	if lid == "" {
+		return "", "", false
+	}
+	m, ok := n.fsm.State().Member(string(lid))
+	if !ok || m.APIAddr == "" {
+		return string(lid), "", false
+	}
+	return string(lid), m.APIAddr, true
+}
+
+// LeaderInfo returns the leader's id and HTTP address as far as this node
+// knows; either may be empty.
+func (n *Node) LeaderInfo() (id, addr string) {
+	id, addr, _ = n.leaderAPI()
+	return id, addr
+}
+
+// waitLeader waits up to the leader wait for a leader whose address is known.
+// It returns ok=false with self=true when this node became the leader.
+func (n *Node) waitLeader(ctx context.Context) (addr string, self bool, err error) {
+	deadline := time.NewTimer(n.cfg.LeaderWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if n.IsLeader() {
+			return "", true, nil
+		}
+		if _, addr, ok := n.leaderAPI(); ok {
+			return addr, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
+		case <-n.stop:
+			return "", false, ErrShutdown
+		case <-deadline.C:
+			return "", false, ErrNoLeader
+		case <-tick.C:
+		}
+	}
+}

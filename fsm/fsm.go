@@ -1,0 +1,482 @@
+// Package fsm is prefsd's replicated state machine: the command types and
+// their encoding, Apply and ApplyBatch, snapshots, and read-only queries.
+//
+// Apply is deterministic and total. It reads no clock, draws no random
+// numbers, iterates no Go map, and reads no local configuration: the leader
+// stamps time into each entry, ids come from a counter in the state, and the
+// quota limits Apply enforces are themselves replicated state. Apply never
+// panics on any bytes; an entry it cannot decode changes nothing and yields
+// an ErrInvalidCommand result, so a poison entry cannot crash every replica
+// on every replay.
+//
+// The state is a set of immutable radix trees. Each applied batch publishes a
+// new *State through an atomic pointer, so reads take no lock, a snapshot is
+// a pointer copy, and Persist streams while Apply goes on.
+package fsm
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/hashicorp/raft"
+)
+
+// Observer is told the outcome of every command entry applied, for metrics.
+// It must be fast and must not call back into the FSM.
+type Observer func(t CmdType, err *Error)
+
+// FSM implements raft.BatchingFSM over the replicated state.
+type FSM struct {
+	// mu serialises writers. Raft never calls Apply and Restore at once, but
+	// tests call Apply directly; the lock keeps that safe too.
+	mu      sync.Mutex
+	state   atomic.Pointer[State]
+	observe Observer
+
+	// appliedMu guards applied, a channel closed and replaced each time a
+	// new state is published, so that WaitIndex can block without polling.
+	appliedMu sync.Mutex
+	applied   chan struct{}
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// New returns an FSM holding the empty state. observe may be nil.
+func New(observe Observer) *FSM {
+	f := &FSM{observe: observe, applied: make(chan struct{})}
+	f.state.Store(newState())
+	return f
+}
+
+// State returns the current state. The result never changes; call State again
+// for a newer one.
+func (f *FSM) State() *State { return f.state.Load() }
+
+// Index returns the raft index of the last entry applied.
+func (f *FSM) Index() uint64 { return f.State().Index() }
+
+// WaitIndex blocks until the state has applied index idx or ctx ends.
+func (f *FSM) WaitIndex(ctx context.Context, idx uint64) (*State, error) {
+	for {
+		f.appliedMu.Lock()
+		ch := f.applied
+		f.appliedMu.Unlock()
+		if s := f.State(); s.Index() >= idx {
+			return s, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// publish makes s the current state and wakes every WaitIndex.
+func (f *FSM) publish(s *State) {
+	f.state.Store(s)
+	f.appliedMu.Lock()
+	close(f.applied)
+	f.applied = make(chan struct{})
+	f.appliedMu.Unlock()
+}
+
+// Apply applies one log entry. It returns a Result for command entries.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies a batch of log entries in one transaction and publishes
+// the new state once. Each command is checked in full before it changes
+// anything, so a refused command leaves no trace in the batch.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	tx := begin(f.State())
+	out := make([]interface{}, len(logs))
+	for i, l := range logs {
+		if l.Index > tx.meta.Index {
+			tx.meta.Index = l.Index
+		}
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		t, res := tx.apply(l.Data)
+		if f.observe != nil {
+			f.observe(t, res.Err)
+		}
+		out[i] = res
+	}
+	f.publish(tx.commit())
+	return out
+}
+
+// StoreConfiguration records the index of a configuration entry, so that the
+// state's index advances past membership changes too.
+func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tx := begin(f.State())
+	if index > tx.meta.Index {
+		tx.meta.Index = index
+	}
+	f.publish(tx.commit())
+}
+
+var _ raft.ConfigurationStore = (*FSM)(nil)
+
+// Snapshot captures the current state. It is a pointer copy: the state is
+// immutable, so Persist may run while Apply goes on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &snapshot{state: f.State()}, nil
+}
+
+// Restore replaces the whole state with the one read from r.
+func (f *FSM) Restore(r io.ReadCloser) error {
+	defer r.Close()
+	s, err := ReadSnapshot(r)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.publish(s)
+	return nil
+}
+
+// tx is a write transaction over a State.
+type tx struct {
+	meta       meta
+	users      *txn[*User]
+	names      *txn[uint64]
+	tokens     *txn[*Token]
+	userTokens *txn[[]byte]
+	prefs      *txn[string]
+	members    *txn[*Member]
+	// now is the leader's time for the entry being applied.
+	now int64
+}
+
+func begin(s *State) *tx {
+	return &tx{
+		meta:       s.meta,
+		users:      newTxn(s.users),
+		names:      newTxn(s.names),
+		tokens:     newTxn(s.tokens),
+		userTokens: newTxn(s.userTokens),
+		prefs:      newTxn(s.prefs),
+		members:    newTxn(s.members),
+	}
+}
+
+func (t *tx) commit() *State {
+	return &State{
+		meta:       t.meta,
+		users:      t.users.commit(),
+		names:      t.names.commit(),
+		tokens:     t.tokens.commit(),
+		userTokens: t.userTokens.commit(),
+		prefs:      t.prefs.commit(),
+		members:    t.members.commit(),
+	}
+}
+
+// apply decodes and applies one command entry.
+func (t *tx) apply(entry []byte) (CmdType, Result) {
+	typ, now, body, err := DecodeEntry(entry)
+	if err != nil {
+		return 0, Result{Err: ErrInvalidCommand}
+	}
+	t.now = now
+	switch typ {
+	case CmdCreateUser:
+		return typ, decodeAnd(body, t.createUser)
+	case CmdUpdateUser:
+		return typ, decodeAnd(body, t.updateUser)
+	case CmdDeleteUser:
+		return typ, decodeAnd(body, t.deleteUser)
+	case CmdCreateToken:
+		return typ, decodeAnd(body, t.createToken)
+	case CmdDeleteToken:
+		return typ, decodeAnd(body, t.deleteToken)
+	case CmdSetDefaultQuota:
+		return typ, decodeAnd(body, t.setDefaultQuota)
+	case CmdSetUserQuota:
+		return typ, decodeAnd(body, t.setUserQuota)
+	case CmdPatchPrefs:
+		return typ, decodeAnd(body, t.patchPrefs)
+	case CmdSetMember:
+		return typ, decodeAnd(body, t.setMember)
+	case CmdRemoveMember:
+		return typ, decodeAnd(body, t.removeMember)
+	case CmdEnsureAdmin:
+		return typ, decodeAnd(body, t.ensureAdmin)
+	}
+	return typ, Result{Err: ErrInvalidCommand}
+}
+
+// decodeAnd decodes body into a fresh C and applies it with fn.
+func decodeAnd[C any](body []byte, fn func(*C) Result) Result {
+	var c C
+	if err := json.Unmarshal(body, &c); err != nil {
+		return Result{Err: ErrInvalidCommand}
+	}
+	return fn(&c)
+}
+
+func (t *tx) nextID() uint64 {
+	id := t.meta.NextID
+	t.meta.NextID++
+	return id
+}
+
+func (t *tx) user(id uint64) (*User, bool) { return t.users.get(idKey(id)) }
+
+func (t *tx) putUser(u *User) { t.users.put(idKey(u.ID), u) }
+
+func (t *tx) createUser(c *CreateUser) Result {
+	if c.Username == "" {
+		return Result{Err: ErrInvalidArgument.with("username", 0)}
+	}
+	name := []byte(foldName(c.Username))
+	if _, taken := t.names.get(name); taken {
+		return Result{Err: ErrUserExists.with(c.Username, 0)}
+	}
+	u := &User{
+		ID:           t.nextID(),
+		Username:     c.Username,
+		Email:        c.Email,
+		PasswordHash: c.PasswordHash,
+		IsStaff:      c.IsStaff,
+		IsSuperuser:  c.IsSuperuser,
+		Created:      t.now,
+		Updated:      t.now,
+	}
+	t.putUser(u)
+	t.names.put(name, u.ID)
+	return Result{ID: u.ID}
+}
+
+func (t *tx) updateUser(c *UpdateUser) Result {
+	old, ok := t.user(c.UserID)
+	if !ok {
+		return Result{Err: ErrUserNotFound}
+	}
+	u := *old
+	if c.Username != nil {
+		if *c.Username == "" {
+			return Result{Err: ErrInvalidArgument.with("username", 0)}
+		}
+		oldName, newName := []byte(foldName(u.Username)), []byte(foldName(*c.Username))
+		if string(oldName) != string(newName) {
+			if _, taken := t.names.get(newName); taken {
+				return Result{Err: ErrUserExists.with(*c.Username, 0)}
+			}
+			t.names.del(oldName)
+			t.names.put(newName, u.ID)
+		}
+		u.Username = *c.Username
+	}
+	if c.Email != nil {
+		u.Email = *c.Email
+	}
+	if c.PasswordHash != nil {
+		u.PasswordHash = *c.PasswordHash
+	}
+	if c.IsStaff != nil {
+		u.IsStaff = *c.IsStaff
+	}
+	if c.IsSuperuser != nil {
+		u.IsSuperuser = *c.IsSuperuser
+	}
+	u.Updated = t.now
+	t.putUser(&u)
+	return Result{ID: u.ID}
+}
+
+func (t *tx) deleteUser(c *DeleteUser) Result {
+	u, ok := t.user(c.UserID)
+	if !ok {
+		return Result{Err: ErrUserNotFound}
+	}
+	prefix := idKey(u.ID)
+	for _, k := range t.userTokens.keys(prefix) {
+		if digest, ok := t.userTokens.get(k); ok {
+			t.tokens.del(digest)
+		}
+	}
+	t.userTokens.delPrefix(prefix)
+	deleted := t.prefs.delPrefix(prefix)
+	t.names.del([]byte(foldName(u.Username)))
+	t.users.del(prefix)
+	return Result{ID: u.ID, Deleted: deleted}
+}
+
+func (t *tx) createToken(c *CreateToken) Result {
+	if len(c.Digest) == 0 {
+		return Result{Err: ErrInvalidArgument.with("digest", 0)}
+	}
+	if _, ok := t.user(c.UserID); !ok {
+		return Result{Err: ErrUserNotFound}
+	}
+	if _, ok := t.tokens.get(c.Digest); ok {
+		return Result{Err: ErrTokenExists}
+	}
+	tok := &Token{ID: t.nextID(), UserID: c.UserID, Name: c.Name, Digest: c.Digest, Created: t.now}
+	t.tokens.put(tok.Digest, tok)
+	t.userTokens.put(pairKey(c.UserID, tok.ID), tok.Digest)
+	return Result{ID: tok.ID}
+}
+
+func (t *tx) deleteToken(c *DeleteToken) Result {
+	k := pairKey(c.UserID, c.TokenID)
+	digest, ok := t.userTokens.get(k)
+	if !ok {
+		return Result{Err: ErrTokenNotFound}
+	}
+	t.userTokens.del(k)
+	t.tokens.del(digest)
+	return Result{ID: c.TokenID}
+}
+
+func (t *tx) setDefaultQuota(c *SetDefaultQuota) Result {
+	if !c.Quota.valid() {
+		return Result{Err: ErrInvalidArgument.with("quota", 0)}
+	}
+	t.meta.DefaultQuota = c.Quota.apply(t.meta.DefaultQuota)
+	return Result{}
+}
+
+func (t *tx) setUserQuota(c *SetUserQuota) Result {
+	if !c.Quota.valid() {
+		return Result{Err: ErrInvalidArgument.with("quota", 0)}
+	}
+	old, ok := t.user(c.UserID)
+	if !ok {
+		return Result{Err: ErrUserNotFound}
+	}
+	u := *old
+	if c.Reset {
+		u.Quota = QuotaPatch{}
+	}
+	u.Quota = u.Quota.merge(c.Quota)
+	u.Updated = t.now
+	t.putUser(&u)
+	return Result{ID: u.ID}
+}
+
+// patchPrefs checks the whole patch against the user's quota, then applies
+// it. Lengths are checked per value; count and bytes are checked on the
+// user's usage after the whole patch, and only refuse a patch that grows
+// them, so that a user over a lowered limit can still shrink or rewrite.
+func (t *tx) patchPrefs(c *PatchPrefs) Result {
+	old, ok := t.user(c.UserID)
+	if !ok {
+		return Result{Err: ErrUserNotFound}
+	}
+	q := old.Quota.apply(t.meta.DefaultQuota)
+
+	// Phase 1: compute the usage after the patch, touching nothing. A key
+	// may appear more than once; later entries win, as when applied in order.
+	final := make(map[string]*string, len(c.Set)+len(c.Delete))
+	order := make([]string, 0, len(c.Set)+len(c.Delete))
+	note := func(k string, v *string) {
+		if _, seen := final[k]; !seen {
+			order = append(order, k)
+		}
+		final[k] = v
+	}
+	for _, k := range c.Delete {
+		note(k, nil)
+	}
+	for i := range c.Set {
+		kv := &c.Set[i]
+		if kv.Key == "" {
+			return Result{Err: ErrInvalidArgument.with("key", 0)}
+		}
+		if n := int64(utf8.RuneCountInString(kv.Key)); n > q.MaxKeyLength {
+			return Result{Err: ErrKeyTooLong.with(kv.Key, q.MaxKeyLength)}
+		}
+		if n := int64(utf8.RuneCountInString(kv.Value)); n > q.MaxValueLength {
+			return Result{Err: ErrValueTooLong.with(kv.Key, q.MaxValueLength)}
+		}
+		note(kv.Key, &kv.Value)
+	}
+	count, size := old.PrefCount, old.PrefBytes
+	deleted := 0
+	for _, k := range order {
+		cur, exists := t.prefs.get(prefKey(old.ID, k))
+		if exists {
+			count--
+			size -= int64(len(k) + len(cur))
+		}
+		if v := final[k]; v != nil {
+			count++
+			size += int64(len(k) + len(*v))
+		} else if exists {
+			deleted++
+		}
+	}
+	if count > old.PrefCount && count > q.MaxPreferences {
+		return Result{Err: ErrTooManyPreferences.with("", q.MaxPreferences)}
+	}
+	if size > old.PrefBytes && size > q.MaxTotalBytes {
+		return Result{Err: ErrTooManyBytes.with("", q.MaxTotalBytes)}
+	}
+
+	// Phase 2: write, in the patch's order.
+	for _, k := range order {
+		if v := final[k]; v != nil {
+			t.prefs.put(prefKey(old.ID, k), *v)
+		} else {
+			t.prefs.del(prefKey(old.ID, k))
+		}
+	}
+	u := *old
+	u.PrefCount, u.PrefBytes = count, size
+	t.putUser(&u)
+	return Result{ID: u.ID, Deleted: deleted}
+}
+
+func (t *tx) setMember(c *SetMember) Result {
+	if c.NodeID == "" {
+		return Result{Err: ErrInvalidArgument.with("node_id", 0)}
+	}
+	t.members.put([]byte(c.NodeID), &Member{NodeID: c.NodeID, APIAddr: c.APIAddr})
+	return Result{}
+}
+
+func (t *tx) removeMember(c *RemoveMember) Result {
+	t.members.del([]byte(c.NodeID))
+	return Result{}
+}
+
+func (t *tx) ensureAdmin(c *EnsureAdmin) Result {
+	if c.Username == "" {
+		return Result{Err: ErrInvalidArgument.with("username", 0)}
+	}
+	var u *User
+	if id, ok := t.names.get([]byte(foldName(c.Username))); ok {
+		u, _ = t.user(id)
+	}
+	if u == nil {
+		res := t.createUser(&CreateUser{Username: c.Username, IsStaff: true, IsSuperuser: true})
+		if res.Err != nil {
+			return res
+		}
+		u, _ = t.user(res.ID)
+	}
+	if len(c.Digest) > 0 {
+		if _, ok := t.tokens.get(c.Digest); !ok {
+			if res := t.createToken(&CreateToken{UserID: u.ID, Name: c.TokenName, Digest: c.Digest}); res.Err != nil {
+				return res
+			}
+		}
+	}
+	return Result{ID: u.ID}
+}

@@ -1,0 +1,198 @@
+package fsm
+
+import (
+	"encoding/binary"
+	"strings"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+)
+
+// User is a stored identity. Users are immutable once stored: Apply replaces
+// the record instead of changing it, so readers may keep a *User.
+type User struct {
+	ID           uint64     `json:"id"`
+	Username     string     `json:"username"`
+	Email        string     `json:"email,omitempty"`
+	PasswordHash string     `json:"password_hash,omitempty"`
+	IsStaff      bool       `json:"is_staff,omitempty"`
+	IsSuperuser  bool       `json:"is_superuser,omitempty"`
+	Created      int64      `json:"created"`
+	Updated      int64      `json:"updated"`
+	Quota        QuotaPatch `json:"quota"`
+	// PrefCount and PrefBytes are the user's usage: how many free-form
+	// preferences the user holds and their keys' and values' total bytes.
+	PrefCount int64 `json:"pref_count"`
+	PrefBytes int64 `json:"pref_bytes"`
+}
+
+// Token is a stored API token. Only the SHA-256 digest of its secret is kept.
+type Token struct {
+	ID      uint64 `json:"id"`
+	UserID  uint64 `json:"user_id"`
+	Name    string `json:"name"`
+	Digest  []byte `json:"digest"`
+	Created int64  `json:"created"`
+}
+
+// Member is a cluster member's entry in the directory: where its HTTP API
+// listens, so that followers can forward to the leader.
+type Member struct {
+	NodeID  string `json:"node_id"`
+	APIAddr string `json:"api_addr"`
+}
+
+// meta is the scalar part of the state.
+type meta struct {
+	// Index is the raft index of the last entry applied.
+	Index uint64 `json:"index"`
+	// NextID is the next id to allocate to a user or token.
+	NextID uint64 `json:"next_id"`
+	// DefaultQuota is the quota in force for users without overrides.
+	DefaultQuota Quota `json:"default_quota"`
+}
+
+// State is one immutable version of the replicated state. Every method is a
+// read and safe for concurrent use; a *State never changes once published.
+type State struct {
+	meta meta
+	// users maps id (8 bytes, big-endian) to the user.
+	users *iradix.Tree[*User]
+	// names maps the lower-cased username to the user's id.
+	names *iradix.Tree[uint64]
+	// tokens maps a token digest to the token.
+	tokens *iradix.Tree[*Token]
+	// userTokens maps user id + token id to the token's digest.
+	userTokens *iradix.Tree[[]byte]
+	// prefs maps user id + key to the value.
+	prefs *iradix.Tree[string]
+	// members maps node id to the member.
+	members *iradix.Tree[*Member]
+}
+
+// newState returns the empty state a cluster starts from.
+func newState() *State {
+	return &State{
+		meta:       meta{NextID: 1, DefaultQuota: DefaultQuota()},
+		users:      iradix.New[*User](),
+		names:      iradix.New[uint64](),
+		tokens:     iradix.New[*Token](),
+		userTokens: iradix.New[[]byte](),
+		prefs:      iradix.New[string](),
+		members:    iradix.New[*Member](),
+	}
+}
+
+// idKey encodes an id as a tree key that sorts numerically.
+func idKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), id)
+}
+
+// prefKey is the prefs tree key for one user's key.
+func prefKey(userID uint64, key string) []byte {
+	return append(idKey(userID), key...)
+}
+
+// pairKey is the key of a tree indexed by two ids.
+func pairKey(a, b uint64) []byte {
+	return binary.BigEndian.AppendUint64(idKey(a), b)
+}
+
+// foldName is the form in which usernames are compared for uniqueness.
+func foldName(username string) string {
+	return strings.ToLower(username)
+}
+
+// Index returns the raft index of the last entry applied to this state.
+func (s *State) Index() uint64 { return s.meta.Index }
+
+// DefaultQuota returns the quota in force for users without overrides.
+func (s *State) DefaultQuota() Quota { return s.meta.DefaultQuota }
+
+// UserByName finds a user by username, case-insensitively.
+func (s *State) UserByName(username string) (*User, bool) {
+	id, ok := s.names.Get([]byte(foldName(username)))
+	if !ok {
+		return nil, false
+	}
+	return s.UserByID(id)
+}
+
+// UserByID finds a user by id.
+func (s *State) UserByID(id uint64) (*User, bool) {
+	return s.users.Get(idKey(id))
+}
+
+// Users returns every user, ordered by id.
+func (s *State) Users() []*User {
+	out := make([]*User, 0, s.users.Len())
+	s.users.Root().Walk(func(_ []byte, u *User) bool {
+		out = append(out, u)
+		return false
+	})
+	return out
+}
+
+// TokenByDigest finds a token and its user by the digest of its secret.
+func (s *State) TokenByDigest(digest []byte) (*Token, *User, bool) {
+	t, ok := s.tokens.Get(digest)
+	if !ok {
+		return nil, nil, false
+	}
+	u, ok := s.UserByID(t.UserID)
+	if !ok {
+		return nil, nil, false
+	}
+	return t, u, true
+}
+
+// Tokens returns a user's tokens, ordered by id.
+func (s *State) Tokens(userID uint64) []*Token {
+	var out []*Token
+	s.userTokens.Root().WalkPrefix(idKey(userID), func(_ []byte, digest []byte) bool {
+		if t, ok := s.tokens.Get(digest); ok {
+			out = append(out, t)
+		}
+		return false
+	})
+	return out
+}
+
+// Pref returns one of a user's preferences.
+func (s *State) Pref(userID uint64, key string) (string, bool) {
+	return s.prefs.Get(prefKey(userID, key))
+}
+
+// Prefs returns a user's preferences, ordered by key (bytewise).
+func (s *State) Prefs(userID uint64) []KV {
+	var out []KV
+	prefix := idKey(userID)
+	s.prefs.Root().WalkPrefix(prefix, func(k []byte, v string) bool {
+		out = append(out, KV{Key: string(k[len(prefix):]), Value: v})
+		return false
+	})
+	return out
+}
+
+// Quota returns the limits in force for a user.
+func (s *State) Quota(u *User) Quota {
+	return u.Quota.apply(s.meta.DefaultQuota)
+}
+
+// Members returns the member directory, ordered by node id.
+func (s *State) Members() []Member {
+	var out []Member
+	s.members.Root().Walk(func(_ []byte, m *Member) bool {
+		out = append(out, *m)
+		return false
+	})
+	return out
+}
+
+// Member returns one member's directory entry.
+func (s *State) Member(nodeID string) (Member, bool) {
+	m, ok := s.members.Get([]byte(nodeID))
+	if !ok {
+		return Member{}, false
+	}
+	return *m, true
+}
