@@ -256,7 +256,7 @@ func (n *Node) JoinCluster(ctx context.Context, addrs []string) error {
 		n.log.Info("not joining: the node has state of its own")
 		return nil
 	}
-	body, err := json.Marshal(JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.cfg.AdvertiseRaft, APIAddr: n.cfg.AdvertiseHTTP})
+	body, err := json.Marshal(JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), APIAddr: n.cfg.AdvertiseHTTP})
 	if err != nil {
 		return err
 	}

@@ -154,6 +154,9 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		n.boltStore.Close()
 		return nil, fmt.Errorf("--advertise-raft %s: %w", cfg.AdvertiseRaft, err)
 	}
+	if advertise.Port == 0 {
+		advertise = nil // listening on a port the system picks: advertise that
+	}
 	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
 	if err != nil {
 		n.boltStore.Close()
@@ -210,6 +213,9 @@ func raftLogLevel(level string) string {
 func (n *Node) HasExistingState() bool {
 	return n.raft.LastIndex() > 0
 }
+
+// RaftAddr returns the address other nodes reach raft at.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
 
 // ID returns the node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
