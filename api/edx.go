@@ -228,10 +228,37 @@ func (s *server) edxPatch(c *gin.Context) {
 	if !edxCanWrite(c, u, c.Param("username")) {
 		return
 	}
-	q, ok := s.quotaOf(c, u)
+	q, ok := s.quotaOf(c, u, cluster.Stale)
 	if !ok {
 		return
 	}
+	cmd, fieldErrors := s.edxBuildPatch(u, patch, q)
+	if len(fieldErrors) > 0 {
+		// Check again against the limits in force cluster-wide, in case
+		// one was raised through another node a moment ago.
+		if q, ok = s.quotaOf(c, u, cluster.Linearizable); !ok {
+			return
+		}
+		cmd, fieldErrors = s.edxBuildPatch(u, patch, q)
+	}
+	if len(fieldErrors) > 0 {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": fieldErrors})
+		return
+	}
+	res, ok := s.apply(c, fsm.CmdPatchPrefs, cmd)
+	if !ok {
+		return
+	}
+	if res.Err != nil {
+		s.edxApplyError(c, res.Err, cmd, true)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// edxBuildPatch validates every non-null entry of a merge-patch against q
+// and returns the command, or the errors of every entry that fails.
+func (s *server) edxBuildPatch(u *fsm.User, patch pyValue, q fsm.Quota) (fsm.PatchPrefs, map[string]edxPair) {
 	cmd := fsm.PatchPrefs{UserID: u.ID}
 	fieldErrors := map[string]edxPair{}
 	for i, k := range patch.keys {
@@ -247,19 +274,7 @@ func (s *server) edxPatch(c *gin.Context) {
 		}
 		cmd.Set = append(cmd.Set, fsm.KV{Key: k, Value: stored})
 	}
-	if len(fieldErrors) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": fieldErrors})
-		return
-	}
-	res, ok := s.apply(c, fsm.CmdPatchPrefs, cmd)
-	if !ok {
-		return
-	}
-	if res.Err != nil {
-		s.edxApplyError(c, res.Err, cmd, true)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	return cmd, fieldErrors
 }
 
 func (s *server) edxPut(c *gin.Context) {
@@ -284,15 +299,21 @@ func (s *server) edxPut(c *gin.Context) {
 	if !edxCanWrite(c, u, c.Param("username")) {
 		return
 	}
-	q, ok := s.quotaOf(c, u)
-	if !ok {
-		return
-	}
 	var val *pyValue
 	if v.kind != 'n' {
 		val = &v
 	}
+	q, ok := s.quotaOf(c, u, cluster.Stale)
+	if !ok {
+		return
+	}
 	stored, perr := s.edxValidate(key, val, q)
+	if perr != nil {
+		if q, ok = s.quotaOf(c, u, cluster.Linearizable); !ok {
+			return
+		}
+		stored, perr = s.edxValidate(key, val, q)
+	}
 	if perr != nil {
 		c.AbortWithStatusJSON(http.StatusBadRequest, perr)
 		return
@@ -325,10 +346,11 @@ func (s *server) edxDelete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// quotaOf returns the limits in force for u, as this node knows them. The
+// quotaOf returns the limits in force for u as a read at the given level
+// sees them. Handlers check them to answer in the dialect's own shape; the
 // state machine checks them again, authoritatively, when it applies.
-func (s *server) quotaOf(c *gin.Context, u *fsm.User) (fsm.Quota, bool) {
-	st, err := s.cluster.Read(c.Request.Context(), cluster.Stale)
+func (s *server) quotaOf(c *gin.Context, u *fsm.User, level cluster.Consistency) (fsm.Quota, bool) {
+	st, err := s.cluster.Read(c.Request.Context(), level)
 	if err != nil {
 		clusterError(c, err)
 		return fsm.Quota{}, false

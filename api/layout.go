@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/fsm"
 )
 
@@ -98,20 +99,18 @@ func (s *server) layoutPost(c *gin.Context) {
 		return
 	}
 	u, key := currentUser(c), c.Param("key")
-	q, ok := s.quotaOf(c, u)
+	q, ok := s.quotaOf(c, u, cluster.Stale)
 	if !ok {
 		return
 	}
-	errs := fieldErrors{}
-	if int64(utf8.RuneCountInString(key)) > q.MaxKeyLength {
-		errs.add("key", fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxKeyLength))
-	}
-	if !layoutKeyValid(key) {
-		errs.add("key", "Enter a valid value.")
-	}
-	value, perr := layoutValue(data, q)
-	if perr != "" {
-		errs.add("preferences", perr)
+	value, errs := layoutValidate(key, data, q)
+	if len(errs) > 0 {
+		// Check again against the limits in force cluster-wide, in case
+		// one was raised through another node a moment ago.
+		if q, ok = s.quotaOf(c, u, cluster.Linearizable); !ok {
+			return
+		}
+		value, errs = layoutValidate(key, data, q)
 	}
 	if len(errs) > 0 {
 		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
@@ -126,6 +125,23 @@ func (s *server) layoutPost(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusCreated)
+}
+
+// layoutValidate checks a POST's key and body against q, returning the
+// value to store or DRF's field errors.
+func layoutValidate(key string, data map[string]any, q fsm.Quota) (string, fieldErrors) {
+	errs := fieldErrors{}
+	if int64(utf8.RuneCountInString(key)) > q.MaxKeyLength {
+		errs.add("key", fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxKeyLength))
+	}
+	if !layoutKeyValid(key) {
+		errs.add("key", "Enter a valid value.")
+	}
+	value, perr := layoutValue(data, q)
+	if perr != "" {
+		errs.add("preferences", perr)
+	}
+	return value, errs
 }
 
 // layoutBody parses the request body as DRF's default parsers do (JSON or
