@@ -562,11 +562,11 @@ func TestIsQuotaError(t *testing.T) {
 	}
 }
 
-// TestErrorIsOnSuccessfulResult checks the documented way of testing a
+// TestErrorsIsOnNilResultErrDoesNotPanic checks the documented way of testing a
 // result, errors.Is(res.Err, ErrX), on a result that has no error. res.Err is
 // then a nil *Error inside a non-nil error interface, and errors.Is calls its
 // Is method.
-func TestErrorIsOnSuccessfulResult(t *testing.T) {
+func TestErrorsIsOnNilResultErrDoesNotPanic(t *testing.T) {
 	f := New(nil)
 	res := applyCmd(t, f, 1, CmdCreateUser, CreateUser{Username: "alice"})
 	if res.Err != nil {

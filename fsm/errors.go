@@ -30,10 +30,10 @@ func (e *Error) Error() string {
 }
 
 // Is reports whether target is an *Error with the same Code, so that a
-// detailed error matches its sentinel.
+// detailed error matches its sentinel. A nil *Error matches nothing.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return ok && e != nil && t != nil && t.Code == e.Code
 }
 
 // with returns a copy of e carrying key and limit.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,31 @@ func receive(t *testing.T, ch <-chan waitResult) waitResult {
 	case <-timer.C:
 		t.Fatal("WaitIndex did not return")
 		return waitResult{}
+	}
+}
+
+// awaitBlocked waits until n goroutines are parked in WaitIndex's select, so
+// that what follows tests a wake-up rather than the first check. It polls
+// goroutine stacks, yielding between polls, instead of sleeping.
+func awaitBlocked(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		blocked := 0
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, ").WaitIndex(") {
+				blocked++
+			}
+		}
+		if blocked >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines blocked in WaitIndex, want %d", blocked, n)
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -142,6 +169,7 @@ func TestWaitIndexUnblocks(t *testing.T) {
 			// Indexes below the target do not release the waiter.
 			h.user("c")
 			h.user("d")
+			awaitBlocked(t, 2)
 			if !notYet(ch) {
 				t.Fatal("WaitIndex(5) returned at index 4")
 			}
@@ -175,6 +203,7 @@ func TestWaitIndexManyWaiters(t *testing.T) {
 	for i := range chans {
 		chans[i] = waitAsync(ctx, f, uint64(i+1))
 	}
+	awaitBlocked(t, len(chans))
 	for i := range chans {
 		applyCmd(t, f, uint64(i+1), CmdSetMember, SetMember{NodeID: "n", APIAddr: string(rune('a' + i))})
 		r := receive(t, chans[i])
@@ -193,11 +222,13 @@ func TestWaitIndexContextEnds(t *testing.T) {
 	tests := []struct {
 		name    string
 		ctx     func() (context.Context, context.CancelFunc)
+		cancel  bool // cancel once the waiter is blocked
 		wantErr error
 	}{
 		{
 			name:    "cancelled",
 			ctx:     func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			cancel:  true,
 			wantErr: context.Canceled,
 		},
 		{
@@ -226,7 +257,8 @@ func TestWaitIndexContextEnds(t *testing.T) {
 			ch := waitAsync(ctx, h.f, 10)
 			// Applies below the target do not end the wait.
 			h.user("b")
-			if tt.wantErr == context.Canceled {
+			if tt.cancel {
+				awaitBlocked(t, 1)
 				cancel()
 			}
 			r := receive(t, ch)
