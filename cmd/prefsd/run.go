@@ -64,8 +64,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			cluster.AdminUsername, t, cfg.AdvertiseHTTP)
 	}
 	var adminDigest []byte
-	if adminToken != "" {
+	switch {
+	case cfg.AdminToken != "":
 		adminDigest = api.TokenDigest(adminToken)
+		log.Info("the superuser authenticates with the configured admin token", "user", cluster.AdminUsername,
+			"header", "Authorization: Token $PREFSD_ADMIN_TOKEN")
+	case adminToken != "":
+		adminDigest = api.TokenDigest(adminToken)
+	case !fresh:
+		log.Info("existing data: the superuser's token is the one printed at first start, or set PREFSD_ADMIN_TOKEN",
+			"user", cluster.AdminUsername)
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
