@@ -48,6 +48,8 @@ func (s *server) adminAuth(c *gin.Context) {
 	c.Set(dialectKey, "admin")
 	cr := s.authenticate(c)
 	switch {
+	case cr.err != nil:
+		clusterError(c, cr.err)
 	case cr.failure != authOK:
 		c.Header("WWW-Authenticate", "Token")
 		detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
@@ -361,7 +363,15 @@ func (s *server) adminCreateToken(c *gin.Context) {
 		adminResult(c, res.Err)
 		return
 	}
-	c.JSON(http.StatusCreated, tokenView{ID: res.ID, Name: body.Name, Token: token})
+	view := tokenView{ID: res.ID, Name: body.Name, Token: token}
+	// The creation time is the state machine's. The token exists whatever
+	// the read does, so a failed read still answers with the secret.
+	if st, err := s.cluster.Read(c.Request.Context(), cluster.Linearizable); err == nil {
+		if t, _, ok := st.TokenByDigest(TokenDigest(token)); ok {
+			view.Created = time.Unix(0, t.Created).UTC().Format(time.RFC3339Nano)
+		}
+	}
+	c.JSON(http.StatusCreated, view)
 }
 
 func (s *server) adminDeleteToken(c *gin.Context) {

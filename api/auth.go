@@ -31,6 +31,10 @@ type credentials struct {
 	// to lower case: "token", "bearer", "jwt", or "" when absent.
 	scheme  string
 	failure authFailure
+	// err is set when the token could not be looked up because the
+	// cluster could not serve a consistent read; the caller answers 503,
+	// not 401, since the credentials may well be good.
+	err error
 }
 
 // tokenSchemes are the Authorization schemes that carry a prefsd API token.
@@ -81,11 +85,14 @@ func (s *server) authenticate(c *gin.Context) credentials {
 			return cr
 		}
 	}
-	if st, err = s.cluster.Read(c.Request.Context(), cluster.Linearizable); err == nil {
-		if _, u, ok := st.TokenByDigest(digest); ok {
-			cr.user = u
-			return cr
-		}
+	st, err = s.cluster.Read(c.Request.Context(), cluster.Linearizable)
+	if err != nil {
+		cr.err = err
+		return cr
+	}
+	if _, u, ok := st.TokenByDigest(digest); ok {
+		cr.user = u
+		return cr
 	}
 	cr.failure = authInvalid
 	return cr

@@ -50,7 +50,12 @@ func (s *server) clusterAuth(superusers bool) gin.HandlerFunc {
 			return
 		}
 		if superusers {
-			if cr := s.authenticate(c); cr.user != nil && cr.user.IsSuperuser {
+			cr := s.authenticate(c)
+			if cr.err != nil {
+				clusterFail(c, cluster.ErrNoLeader)
+				return
+			}
+			if cr.user != nil && cr.user.IsSuperuser {
 				c.Next()
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -86,7 +87,8 @@ func bodyError(c *gin.Context, err error) bool {
 		return false
 	}
 	if errors.Is(err, errBodyTooLarge) {
-		detail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body too large: %v.", err))
+		// err reads "request body too large: the limit is N bytes".
+		detail(c, http.StatusRequestEntityTooLarge, "Request body too large"+strings.TrimPrefix(err.Error(), errBodyTooLarge.Error())+".")
 		return true
 	}
 	detail(c, http.StatusBadRequest, fmt.Sprintf("Could not read the request body: %v.", err))

@@ -66,6 +66,10 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 		c.Header("Allow", allow)
 		c.Header("Vary", "Accept")
 		cr := s.authenticate(c)
+		if cr.err != nil {
+			clusterError(c, cr.err)
+			return
+		}
 		if cr.failure != authOK {
 			c.Header("WWW-Authenticate", challenge)
 			c.AbortWithStatusJSON(http.StatusUnauthorized, edxAuthFailure(cr))
@@ -81,17 +85,24 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 	}
 }
 
+// edxTokenError is the body of Open edX's Bearer authentication failures.
+// A struct, not a map, keeps the original's key order: error_code first.
+type edxTokenError struct {
+	ErrorCode        string `json:"error_code"`
+	DeveloperMessage string `json:"developer_message"`
+}
+
 // edxAuthFailure is the 401 body for refused credentials: Open edX's Bearer
 // authentication answers with an error_code, the others with DRF's detail.
-func edxAuthFailure(cr credentials) gin.H {
+func edxAuthFailure(cr credentials) any {
 	if cr.scheme == "bearer" {
 		switch cr.failure {
 		case authNotProvided:
-			return gin.H{"error_code": "token_not_provided", "developer_message": "Invalid token header. No credentials provided."}
+			return edxTokenError{"token_not_provided", "Invalid token header. No credentials provided."}
 		case authMalformed:
-			return gin.H{"error_code": "token_malformed", "developer_message": "Invalid token header. Token string should not contain spaces."}
+			return edxTokenError{"token_malformed", "Invalid token header. Token string should not contain spaces."}
 		default:
-			return gin.H{"error_code": "token_nonexistent", "developer_message": "The provided access token does not match any valid tokens."}
+			return edxTokenError{"token_nonexistent", "The provided access token does not match any valid tokens."}
 		}
 	}
 	return gin.H{"detail": drfAuthFailureMessage(cr)}

@@ -48,6 +48,10 @@ func (s *server) layoutAuth(c *gin.Context) {
 	c.Header("Allow", allowed(layoutMethods))
 	c.Header("Vary", "Accept")
 	cr := s.authenticate(c)
+	if cr.err != nil {
+		clusterError(c, cr.err)
+		return
+	}
 	if cr.failure != authOK || cr.user == nil {
 		msg := msgNotAuthenticated
 		if cr.failure != authOK {

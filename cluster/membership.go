@@ -84,7 +84,7 @@ func (n *Node) establishLeadership(ctx context.Context) {
 		n.applyHousekeeping(ctx, fsm.CmdSetMember, fsm.SetMember{NodeID: n.cfg.NodeID, APIAddr: n.cfg.AdvertiseHTTP})
 	}
 	if len(n.admin) > 0 {
-		if _, _, ok := st.TokenByDigest(n.admin); !ok {
+		if _, ok := st.UserByName(AdminUsername); !ok {
 			n.applyHousekeeping(ctx, fsm.CmdEnsureAdmin, fsm.EnsureAdmin{Username: AdminUsername, TokenName: "bootstrap", Digest: n.admin})
 		}
 	}

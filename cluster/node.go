@@ -35,8 +35,8 @@ type Options struct {
 	RaftLogOutput io.Writer
 	// Metrics records the node's metrics; nil records nothing.
 	Metrics *Metrics
-	// AdminTokenDigest, if set, is given to the built-in superuser by this
-	// node whenever it becomes leader.
+	// AdminTokenDigest, if set, is the token digest the built-in superuser
+	// is created with, by whichever node leads first with one set.
 	AdminTokenDigest []byte
 	// Clock returns the time the leader stamps into entries; nil means
 	// time.Now.
@@ -78,7 +78,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		opts.Clock = time.Now
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	n := &Node{
 		cfg:     cfg,
@@ -137,7 +137,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		NoSync: false, // every acknowledged write is on disk
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+		return nil, fmt.Errorf("--data-dir: open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
 	logs, err := raft.NewLogCache(512, n.boltStore)
 	if err != nil {
@@ -160,7 +160,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
 	if err != nil {
 		n.boltStore.Close()
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
+		return nil, fmt.Errorf("--raft-addr %s: %w", cfg.RaftAddr, err)
 	}
 
 	existing, err := raft.HasExistingState(logs, n.boltStore, snaps)

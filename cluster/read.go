@@ -152,13 +152,20 @@ func (n *Node) waitReady(ctx context.Context) error {
 // confirm is one round of leadership confirmation: it records the applied
 // index, then checks with a quorum that this node is still the leader of
 // the same term.
+//
+// The check commits a barrier entry rather than calling raft.VerifyLeader:
+// VerifyLeader counts every follower acknowledgement processed after it
+// starts, replies to heartbeats and appends sent before it included, so a
+// leader that has just lost its quorum can be "confirmed" by replies that
+// predate the read. A quorum can only commit the barrier by accepting an
+// append sent after it was created, that is, after the read arrived.
 func (n *Node) confirm() (uint64, error) {
 	term := n.raft.CurrentTerm()
 	if !n.IsLeader() || n.readyTerm.Load() != term {
 		return 0, ErrNotLeader
 	}
 	idx := n.fsm.Index()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
 	if n.raft.CurrentTerm() != term {

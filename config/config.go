@@ -169,28 +169,24 @@ func (c *Config) Validate() error {
 	bad := func(flagName, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s: %s", flagName, fmt.Sprintf(format, args...)))
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		bad("http-addr", "%v", err)
+	// checkAddr checks a listen address and the address advertised for it,
+	// which defaults to the listen address.
+	checkAddr := func(listenFlag, listen string, advFlag string, adv *string) {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			bad(listenFlag, "%v", err)
+			return
+		}
+		if *adv == "" {
+			*adv = listen
+		}
+		if host, _, err := net.SplitHostPort(*adv); err != nil {
+			bad(advFlag, "%v", err)
+		} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			bad(advFlag, "%q is not an address other nodes can reach; set --%s", *adv, advFlag)
+		}
 	}
-	if _, _, err := net.SplitHostPort(c.RaftAddr); err != nil {
-		bad("raft-addr", "%v", err)
-	}
-	if c.AdvertiseHTTP == "" {
-		c.AdvertiseHTTP = c.HTTPAddr
-	}
-	if c.AdvertiseRaft == "" {
-		c.AdvertiseRaft = c.RaftAddr
-	}
-	if host, _, err := net.SplitHostPort(c.AdvertiseRaft); err != nil {
-		bad("advertise-raft", "%v", err)
-	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		bad("advertise-raft", "%q is not an address other nodes can reach; set --advertise-raft", c.AdvertiseRaft)
-	}
-	if host, _, err := net.SplitHostPort(c.AdvertiseHTTP); err != nil {
-		bad("advertise-http", "%v", err)
-	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		bad("advertise-http", "%q is not an address other nodes can reach; set --advertise-http", c.AdvertiseHTTP)
-	}
+	checkAddr("http-addr", c.HTTPAddr, "advertise-http", &c.AdvertiseHTTP)
+	checkAddr("raft-addr", c.RaftAddr, "advertise-raft", &c.AdvertiseRaft)
 	if c.NodeID == "" {
 		c.NodeID = c.AdvertiseRaft
 	}

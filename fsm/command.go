@@ -200,9 +200,10 @@ type RemoveMember struct {
 	NodeID string `json:"node_id"`
 }
 
-// EnsureAdmin creates the built-in superuser if it is missing and gives it
-// the token digest if it does not hold it yet. It is idempotent, so every new
-// leader may issue it.
+// EnsureAdmin creates the built-in superuser, holding the token digest, if
+// no user of that name exists; otherwise it changes nothing. Every new leader
+// may issue it: it bootstraps the superuser once, and never hands a token
+// back after an operator revoked it.
 type EnsureAdmin struct {
 	Username  string `json:"username"`
 	TokenName string `json:"token_name"`

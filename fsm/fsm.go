@@ -460,23 +460,18 @@ func (t *tx) ensureAdmin(c *EnsureAdmin) Result {
 	if c.Username == "" {
 		return Result{Err: ErrInvalidArgument.with("username", 0)}
 	}
-	var u *User
 	if id, ok := t.names.get([]byte(foldName(c.Username))); ok {
-		u, _ = t.user(id)
+		return Result{ID: id}
 	}
-	if u == nil {
-		res := t.createUser(&CreateUser{Username: c.Username, IsStaff: true, IsSuperuser: true})
-		if res.Err != nil {
-			return res
-		}
-		u, _ = t.user(res.ID)
+	res := t.createUser(&CreateUser{Username: c.Username, IsStaff: true, IsSuperuser: true})
+	if res.Err != nil || len(c.Digest) == 0 {
+		return res
 	}
-	if len(c.Digest) > 0 {
-		if _, ok := t.tokens.get(c.Digest); !ok {
-			if res := t.createToken(&CreateToken{UserID: u.ID, Name: c.TokenName, Digest: c.Digest}); res.Err != nil {
-				return res
-			}
-		}
+	if _, taken := t.tokens.get(c.Digest); taken {
+		return res
 	}
-	return Result{ID: u.ID}
+	if tok := t.createToken(&CreateToken{UserID: res.ID, Name: c.TokenName, Digest: c.Digest}); tok.Err != nil {
+		return tok
+	}
+	return res
 }

@@ -338,14 +338,15 @@ func TestEnsureAdmin(t *testing.T) {
 			wantUsers:  1,
 		},
 		{
-			name: "adds a second digest",
+			// An operator who revoked the bootstrap token must not see a
+			// later leader hand the superuser another one.
+			name: "an existing admin gets no further token",
 			steps: []step{
 				{give: EnsureAdmin{Username: "admin", TokenName: "old", Digest: digest("s1")}, wantID: 1},
-				{give: EnsureAdmin{Username: "admin", TokenName: "new", Digest: digest("s2")}, wantID: 1},
 				{give: EnsureAdmin{Username: "admin", TokenName: "new", Digest: digest("s2")}, wantID: 1, unchanged: true},
 			},
 			wantAdmin:  User{ID: 1, Username: "admin", IsStaff: true, IsSuperuser: true},
-			wantTokens: []string{"old", "new"},
+			wantTokens: []string{"old"},
 			wantUsers:  1,
 		},
 		{
@@ -361,12 +362,11 @@ func TestEnsureAdmin(t *testing.T) {
 			name:     "existing user is reused, not duplicated",
 			preUsers: []string{"alice", "Admin"},
 			steps: []step{
-				{give: EnsureAdmin{Username: "admin", TokenName: "t", Digest: digest("s1")}, wantID: 2},
+				{give: EnsureAdmin{Username: "admin", TokenName: "t", Digest: digest("s1")}, wantID: 2, unchanged: true},
 			},
-			// An existing account is not promoted.
-			wantAdmin:  User{ID: 2, Username: "Admin"},
-			wantTokens: []string{"t"},
-			wantUsers:  2,
+			// An existing account is neither promoted nor given a token.
+			wantAdmin: User{ID: 2, Username: "Admin"},
+			wantUsers: 2,
 		},
 		{
 			name: "empty username",

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,28 +54,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("built without the hashicorpmetrics tag: raft's own metrics are not exported")
 	}
 
-	fresh := !fileExists(filepath.Join(cfg.DataDir, "raft.db"))
-	adminToken := cfg.AdminToken
-	if adminToken == "" && fresh && cfg.ShouldBootstrap() {
-		t, err := api.NewToken()
-		if err != nil {
-			return err
-		}
-		adminToken = t
-		fmt.Fprintf(stdout, "prefsd: generated a token for the superuser %q (shown once):\n\n    export PREFSD_TOKEN=%s\n    curl -H \"Authorization: Token $PREFSD_TOKEN\" http://%s/api/admin/users\n\n",
-			cluster.AdminUsername, t, cfg.AdvertiseHTTP)
+	adminToken, err := adminToken(cfg, log, stdout)
+	if err != nil {
+		return err
 	}
 	var adminDigest []byte
-	switch {
-	case cfg.AdminToken != "":
+	if adminToken != "" {
 		adminDigest = api.TokenDigest(adminToken)
-		log.Info("the superuser authenticates with the configured admin token", "user", cluster.AdminUsername,
-			"header", "Authorization: Token $PREFSD_ADMIN_TOKEN")
-	case adminToken != "":
-		adminDigest = api.TokenDigest(adminToken)
-	case !fresh:
-		log.Info("existing data: the superuser's token is the one printed at first start, or set PREFSD_ADMIN_TOKEN",
-			"user", cluster.AdminUsername)
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -157,6 +144,62 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// adminTokenFile holds the superuser token generated at first bootstrap,
+// so that a start that fails after printing it does not lose it.
+const adminTokenFile = "admin-token"
+
+// adminToken returns the token the built-in superuser is created with when
+// this node bootstraps the cluster: the configured one; else one generated
+// earlier and kept in the data directory; else, on a node about to form a
+// new cluster, a fresh one, which it saves and prints.
+func adminToken(cfg config.Config, log *slog.Logger, stdout io.Writer) (string, error) {
+	path := filepath.Join(cfg.DataDir, adminTokenFile)
+	if cfg.AdminToken != "" {
+		log.Info("the superuser authenticates with the configured admin token", "user", cluster.AdminUsername)
+		return cfg.AdminToken, nil
+	}
+	if b, err := os.ReadFile(path); err == nil {
+		log.Info("the superuser's generated token is kept in the data directory", "user", cluster.AdminUsername, "file", path)
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("--data-dir: %w", err)
+	}
+	if !cfg.ShouldBootstrap() || fileExists(filepath.Join(cfg.DataDir, "raft.db")) {
+		return "", nil
+	}
+	t, err := api.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("--data-dir: %w", err)
+	}
+	if err := writeFileSync(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("--data-dir: %w", err)
+	}
+	fmt.Fprintf(stdout, "prefsd: generated a token for the superuser %q (also kept in %s):\n\n"+
+		"    export PREFSD_TOKEN=%s\n    curl -H \"Authorization: Token $PREFSD_TOKEN\" http://%s/api/admin/users\n\n",
+		cluster.AdminUsername, path, t, cfg.AdvertiseHTTP)
+	return t, nil
+}
+
+// writeFileSync writes a file and flushes it to disk.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func fileExists(path string) bool {
