@@ -376,37 +376,43 @@ func (s *server) quotaOf(c *gin.Context, u *fsm.User, level cluster.Consistency)
 // to store: Python's str() of the value, trimmed of surrounding white space.
 // A nil value is JSON null.
 func (s *server) edxValidate(key string, v *pyValue, q fsm.Quota) (string, *edxPair) {
-	if v == nil || strings.TrimSpace(pyStr(*v)) == "" {
+	if v == nil || pyStrip(pyStr(*v)) == "" {
 		p := samePair(fmt.Sprintf("Preference '%s' cannot be set to an empty value.", key))
 		return "", &p
 	}
 	raw := pyStr(*v)
-	stored := strings.TrimSpace(raw)
+	stored := pyStrip(raw)
 
+	// Errors come in the order of DRF's validators: the model's regex, then
+	// the field's max length, then its null-character check.
 	var keyErrs, valueErrs []string
 	switch {
 	case key == "":
 		keyErrs = append(keyErrs, "This field may not be blank.")
 	default:
-		if int64(utf8.RuneCountInString(key)) > q.MaxKeyLength {
-			keyErrs = append(keyErrs, fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxKeyLength))
-		}
 		if !edxKeyChars(key) {
 			keyErrs = append(keyErrs, "Enter a valid value.")
 		}
-	}
-	if strings.ContainsRune(stored, 0) {
-		valueErrs = append(valueErrs, "Null characters are not allowed.")
+		if int64(utf8.RuneCountInString(key)) > q.MaxKeyLength {
+			keyErrs = append(keyErrs, fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxKeyLength))
+		}
+		if strings.ContainsRune(key, 0) {
+			keyErrs = append(keyErrs, "Null characters are not allowed.")
+		}
 	}
 	if int64(utf8.RuneCountInString(stored)) > q.MaxValueLength {
 		valueErrs = append(valueErrs, fmt.Sprintf("Ensure this field has no more than %d characters.", q.MaxValueLength))
+	}
+	if strings.ContainsRune(stored, 0) {
+		valueErrs = append(valueErrs, "Null characters are not allowed.")
 	}
 	if len(keyErrs) > 0 || len(valueErrs) > 0 {
 		p := edxSerializerError(key, raw, keyErrs, valueErrs)
 		return "", &p
 	}
+	// Open edX checks the time zone on str() of the value, before trimming.
 	if key == "time_zone" {
-		if _, ok := s.timezone[stored]; !ok {
+		if _, ok := s.timezone[raw]; !ok {
 			return "", &edxPair{
 				DeveloperMessage: fmt.Sprintf("Value '%s' not valid for preference 'time_zone': Not in timezone set.", raw),
 				UserMessage:      fmt.Sprintf("Value '%s' is not a valid time zone selection.", raw),

@@ -149,6 +149,8 @@ func edxCases() []goldenCase {
 			quota(`{"max_value_length": 3}`),
 			patch(owner, edxList, `{"a": "2", "b": null, "c": "four"}`, 400),
 			with(get(owner, edxList, 200), "unchanged"),
+			with(patch(owner, edxList, `{"a\u0000b": "x", "nul_and_long": "a\u0000bc"}`, 400),
+				"null characters in keys and values; DRF's order: the length, then the null character"),
 		}},
 
 		// Beyond the checklist.
@@ -176,6 +178,7 @@ func edxCases() []goldenCase {
 			with(patch(owner, edxList, `{"ⓟⓡⓔⓕ": "x"}`, 400), "no character of [-_a-zA-Z0-9]"),
 			with(patch(owner, edxList, `{"...": "x"}`, 400), "dots only"),
 			with(patch(owner, edxList, `{"": "x"}`, 400), "empty key"),
+			with(patch(owner, edxList, `{"`+strings.Repeat(".", 256)+`": "x"}`, 400), "DRF's validator order: the regex, then the length"),
 		}},
 		{name: "list-23-content-type-parameters", ref: "A.4 content-type parameters accepted", steps: []step{
 			{as: owner, method: http.MethodPatch, path: edxList, ctype: ctMergePatch + "; charset=utf-8", body: `{"k": "v"}`, status: 204},
@@ -201,7 +204,8 @@ func edxCases() []goldenCase {
 		{name: "list-26-time-zone", ref: "A.6 time_zone in pytz common_timezones", steps: []step{
 			patch(owner, edxList, `{"time_zone": "Asia/Africa"}`, 400),
 			patch(owner, edxList, `{"time_zone": "US/Pacific"}`, 204),
-			with(patch(owner, edxList, `{"time_zone": "  Europe/London "}`, 204), "trimmed before the check"),
+			with(patch(owner, edxList, `{"time_zone": "  Europe/London "}`, 400), "checked before trimming, as Open edX does"),
+			patch(owner, edxList, `{"time_zone": "Europe/London"}`, 204),
 			patch(owner, edxList, `{"time_zone": "europe/london"}`, 400),
 			get(owner, edxList, 200),
 			with(put(owner, "/api/user/v1/preferences/{owner}/time_zone", `"Mars/Olympus"`, 400), "PUT: the flat pair"),
@@ -214,6 +218,10 @@ func edxCases() []goldenCase {
 			patch(owner, edxList, `{"blank": "   "}`, 400),
 			patch(owner, edxList, `{"blank": "\t\n"}`, 400),
 			patch(owner, edxList, `{"nul": "a\u0000b"}`, 400),
+			with(patch(owner, edxList, `{"seps": "\u001c\u001fy\u00a0\u3000", "zwsp": "\u200bz"}`, 204),
+				"str.strip() trims U+001C..U+001F, NBSP and ideographic spaces; not U+200B"),
+			get(owner, edxList+"/seps", 200),
+			with(patch(owner, edxList, `{"only_seps": "\u001c\u001d\u001e\u001f"}`, 400), "white space to Python"),
 		}},
 		{name: "list-28-null-deletes", ref: "A.4 null deletes; deleting a missing key is fine", steps: []step{
 			setup(patch(owner, edxList, `{"keep": "1", "drop": "2"}`, 0)),
@@ -385,6 +393,11 @@ func edxCases() []goldenCase {
 			put(owner, edxDetail, `[1.5, "it's", {"a": null}]`, 204),
 			get(owner, edxDetail, 200),
 			put(owner, edxDetail, `"  padded  "`, 204),
+			get(owner, edxDetail, 200),
+			with(step{as: owner, method: http.MethodPut, path: edxDetail, ctype: "application/x-www-form-urlencoded", body: `a=b`, status: 415},
+				"a form (DRF would store the QueryDict's repr)"),
+			with(step{as: owner, method: http.MethodPut, path: edxDetail, body: `"no content type"`, status: 204},
+				"no Content-Type: read as JSON (DRF answers 415)"),
 			get(owner, edxDetail, 200),
 		}},
 		{name: "detail-23-unknown-user-writes", ref: "document 002: writes to a missing user: staff 403, non-staff 404", steps: []step{

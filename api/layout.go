@@ -238,7 +238,7 @@ func layoutValue(data map[string]any, q fsm.Quota) (string, string) {
 	default:
 		return "", "Not a valid string."
 	}
-	s = strings.TrimSpace(s)
+	s = pyStrip(s)
 	switch {
 	case s == "":
 		return "", "This field may not be blank."

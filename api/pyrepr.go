@@ -265,6 +265,15 @@ func pyStrRepr(s string) string {
 	return b.String()
 }
 
+// pyStrip is Python's str.strip(): it trims what str.isspace calls white
+// space, which is Go's unicode.IsSpace plus the ASCII separators U+001C to
+// U+001F.
+func pyStrip(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f
+	})
+}
+
 // pyPrintable approximates Python's str.isprintable for one character:
 // letters, marks, numbers, punctuation and symbols are printable, and so is
 // the ASCII space; other separators, controls, format characters, private

@@ -131,6 +131,27 @@ func TestPyStrRepr(t *testing.T) {
 	}
 }
 
+func TestPyStrip(t *testing.T) {
+	// Python's str.isspace set: Go's unicode.IsSpace plus U+001C..U+001F.
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"  x  ", "x"},
+		{"\t\n\v\f\r x \r\n", "x"},
+		{"\x1c\x1d\x1e\x1fx\x1f", "x"},
+		{"\u0085\u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000x\u3000", "x"},
+		{"\u200bx\u200b", "\u200bx\u200b"}, // zero width space is not white space
+		{"\ufeffx", "\ufeffx"},
+		{"\u180ex", "\u180ex"},
+		{"a b", "a b"},
+		{"\x00x", "\x00x"},
+	}
+	for _, c := range cases {
+		if got := pyStrip(c.in); got != c.want {
+			t.Errorf("%q.strip() = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 func TestPyFloatLiterals(t *testing.T) {
 	// pyFloat is given the JSON literal; these are the literals JSON allows
 	// in odd spellings.
