@@ -165,7 +165,7 @@ func hashPassword(p *string) (*string, error) {
 func adminResult(c *gin.Context, err *fsm.Error) {
 	switch {
 	case errors.Is(err, fsm.ErrUserExists):
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"username": {"A user with that username already exists."}})
+		respond(c, http.StatusBadRequest, fieldErrors{"username": {"A user with that username already exists."}})
 	case errors.Is(err, fsm.ErrUserNotFound), errors.Is(err, fsm.ErrTokenNotFound):
 		detail(c, http.StatusNotFound, msgNotFound)
 	default:
@@ -179,7 +179,7 @@ func (s *server) adminCreateUser(c *gin.Context) {
 		return
 	}
 	if errs := f.validate(true); len(errs) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
+		respond(c, http.StatusBadRequest, errs)
 		return
 	}
 	hash, err := hashPassword(f.Password)
@@ -220,7 +220,7 @@ func (s *server) adminShowUser(c *gin.Context, status int, id uint64) {
 		detail(c, http.StatusNotFound, msgNotFound)
 		return
 	}
-	c.JSON(status, viewUser(st, u))
+	respond(c, status, viewUser(st, u))
 }
 
 func (s *server) adminListUsers(c *gin.Context) {
@@ -232,7 +232,7 @@ func (s *server) adminListUsers(c *gin.Context) {
 	for _, u := range st.Users() {
 		out = append(out, viewUser(st, u))
 	}
-	c.JSON(http.StatusOK, out)
+	respond(c, http.StatusOK, out)
 }
 
 // targetUser finds the user named in the URL, answering 404 itself.
@@ -254,7 +254,7 @@ func (s *server) adminGetUser(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, viewUser(st, u))
+	respond(c, http.StatusOK, viewUser(st, u))
 }
 
 func (s *server) adminUpdateUser(c *gin.Context) {
@@ -263,7 +263,7 @@ func (s *server) adminUpdateUser(c *gin.Context) {
 		return
 	}
 	if errs := f.validate(false); len(errs) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
+		respond(c, http.StatusBadRequest, errs)
 		return
 	}
 	_, u, ok := s.targetUser(c)
@@ -322,7 +322,7 @@ func (s *server) adminListTokens(c *gin.Context) {
 	for _, t := range st.Tokens(u.ID) {
 		out = append(out, tokenView{ID: t.ID, Name: t.Name, Created: time.Unix(0, t.Created).UTC().Format(time.RFC3339Nano)})
 	}
-	c.JSON(http.StatusOK, out)
+	respond(c, http.StatusOK, out)
 }
 
 // NewToken returns a fresh API token: 20 random bytes in hex, the form
@@ -343,7 +343,7 @@ func (s *server) adminCreateToken(c *gin.Context) {
 		return
 	}
 	if body.Name == "" || utf8.RuneCountInString(body.Name) > 100 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"name": {"A name of 1 to 100 characters is required."}})
+		respond(c, http.StatusBadRequest, fieldErrors{"name": {"A name of 1 to 100 characters is required."}})
 		return
 	}
 	_, u, ok := s.targetUser(c)
@@ -371,7 +371,7 @@ func (s *server) adminCreateToken(c *gin.Context) {
 			view.Created = time.Unix(0, t.Created).UTC().Format(time.RFC3339Nano)
 		}
 	}
-	c.JSON(http.StatusCreated, view)
+	respond(c, http.StatusCreated, view)
 }
 
 func (s *server) adminDeleteToken(c *gin.Context) {
@@ -416,7 +416,7 @@ func decodeQuota(c *gin.Context) (fsm.QuotaPatch, bool) {
 		errs.add("non_field_errors", "Give at least one of max_preferences, max_value_length, max_key_length, max_total_bytes.")
 	}
 	if len(errs) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
+		respond(c, http.StatusBadRequest, errs)
 		return p, false
 	}
 	return p, true
@@ -427,7 +427,7 @@ func (s *server) adminGetDefaultQuota(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, st.DefaultQuota())
+	respond(c, http.StatusOK, st.DefaultQuota())
 }
 
 func (s *server) adminSetDefaultQuota(c *gin.Context) {
@@ -448,7 +448,7 @@ func (s *server) adminSetDefaultQuota(c *gin.Context) {
 		clusterError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, st.DefaultQuota())
+	respond(c, http.StatusOK, st.DefaultQuota())
 }
 
 func (s *server) adminGetUserQuota(c *gin.Context) {
@@ -456,7 +456,7 @@ func (s *server) adminGetUserQuota(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, st.Quota(u))
+	respond(c, http.StatusOK, st.Quota(u))
 }
 
 func (s *server) adminSetUserQuota(c *gin.Context) {
@@ -494,7 +494,7 @@ func (s *server) changeUserQuota(c *gin.Context, cmd fsm.SetUserQuota) {
 		detail(c, http.StatusNotFound, msgNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, st.Quota(u))
+	respond(c, http.StatusOK, st.Quota(u))
 }
 
 // validUsername applies Django's username rule: letters, digits and @.+-_.

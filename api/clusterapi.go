@@ -33,7 +33,7 @@ func clusterFail(c *gin.Context, err error) {
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
-	c.AbortWithStatusJSON(status, body)
+	respond(c, status, body)
 }
 
 // clusterAuth admits callers with the cluster key and, if superusers is
@@ -70,7 +70,7 @@ func (s *server) clusterStatus(c *gin.Context) {
 		clusterFail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, st)
+	respond(c, http.StatusOK, st)
 }
 
 func (s *server) clusterJoin(c *gin.Context) {
@@ -88,7 +88,7 @@ func (s *server) clusterJoin(c *gin.Context) {
 		clusterFail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"node_id": req.NodeID})
+	respond(c, http.StatusOK, gin.H{"node_id": req.NodeID})
 }
 
 func (s *server) clusterRemove(c *gin.Context) {
@@ -110,7 +110,7 @@ func (s *server) internalApply(c *gin.Context) {
 		clusterFail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, resp)
+	respond(c, http.StatusOK, resp)
 }
 
 func (s *server) internalReadIndex(c *gin.Context) {
@@ -119,19 +119,19 @@ func (s *server) internalReadIndex(c *gin.Context) {
 		clusterFail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, cluster.ReadIndexResponse{Index: idx})
+	respond(c, http.StatusOK, cluster.ReadIndexResponse{Index: idx})
 }
 
 func (s *server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	respond(c, http.StatusOK, gin.H{"status": "ok"})
 }
 
 func (s *server) readyz(c *gin.Context) {
 	if err := s.cluster.Ready(); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
+		respond(c, http.StatusServiceUnavailable, gin.H{"status": "not ready", "reason": err.Error()})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	respond(c, http.StatusOK, gin.H{"status": "ready"})
 }
 
 // internalPath reports whether a request is node-to-node traffic, which

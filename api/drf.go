@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -34,7 +36,7 @@ const (
 
 // detail answers {"detail": msg}.
 func detail(c *gin.Context, status int, msg string) {
-	c.AbortWithStatusJSON(status, gin.H{"detail": msg})
+	respond(c, status, gin.H{"detail": msg})
 }
 
 // methodNotAllowed returns a handler answering DRF's 405 with an Allow
@@ -52,7 +54,7 @@ func options(name string, parses []string, methods ...string) gin.HandlerFunc {
 	allow := allowed(methods)
 	return func(c *gin.Context) {
 		c.Header("Allow", allow)
-		c.JSON(http.StatusOK, gin.H{
+		respond(c, http.StatusOK, gin.H{
 			"name":        name,
 			"description": "",
 			"renders":     []string{"application/json"},
@@ -162,4 +164,84 @@ func clusterError(c *gin.Context, err error) {
 	default:
 		detail(c, http.StatusServiceUnavailable, "The cluster could not serve the request; try again.")
 	}
+}
+
+// respond writes v as JSON the way Django REST framework's JSONRenderer
+// does: compact, with non-ASCII characters and <, >, & as they are, and
+// Content-Type application/json. It ends the handler chain.
+func respond(c *gin.Context, status int, v any) {
+	c.Render(status, drfJSON{v})
+	c.Abort()
+}
+
+// drfJSON renders Django REST framework's JSON.
+type drfJSON struct{ data any }
+
+func (r drfJSON) Render(w http.ResponseWriter) error {
+	r.WriteContentType(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r.data); err != nil {
+		return err
+	}
+	_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return err
+}
+
+func (drfJSON) WriteContentType(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = []string{"application/json"}
+}
+
+// orderedErrors is a JSON object that keeps its keys in insertion order, as
+// a Python dict does: Open edX lists field errors in the patch's order.
+type orderedErrors[V any] struct {
+	keys   []string
+	values map[string]V
+}
+
+func (o *orderedErrors[V]) set(k string, v V) {
+	if o.values == nil {
+		o.values = map[string]V{}
+	}
+	if _, ok := o.values[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.values[k] = v
+}
+
+func (o *orderedErrors[V]) len() int { return len(o.keys) }
+
+// MarshalJSON writes the object with its keys in insertion order.
+func (o *orderedErrors[V]) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, err := marshalNoEscape(k)
+		if err != nil {
+			return nil, err
+		}
+		vb, err := marshalNoEscape(o.values[k])
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(vb)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

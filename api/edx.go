@@ -72,7 +72,7 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 		}
 		if cr.failure != authOK {
 			c.Header("WWW-Authenticate", challenge)
-			c.AbortWithStatusJSON(http.StatusUnauthorized, edxAuthFailure(cr))
+			respond(c, http.StatusUnauthorized, edxAuthFailure(cr))
 			return
 		}
 		if cr.user == nil {
@@ -189,7 +189,7 @@ func (s *server) edxGetAll(c *gin.Context) {
 	for _, kv := range st.Prefs(target.ID) {
 		out[kv.Key] = kv.Value
 	}
-	c.JSON(http.StatusOK, out)
+	respond(c, http.StatusOK, out)
 }
 
 func (s *server) edxGetOne(c *gin.Context) {
@@ -211,7 +211,7 @@ func (s *server) edxGetOne(c *gin.Context) {
 		edxRefuse(c, http.StatusNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, v)
+	respond(c, http.StatusOK, v)
 }
 
 func (s *server) edxPatch(c *gin.Context) {
@@ -232,7 +232,7 @@ func (s *server) edxPatch(c *gin.Context) {
 		return
 	}
 	if patch.kind != 'o' || len(patch.keys) == 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(msgEdxNoData))
+		respond(c, http.StatusBadRequest, samePair(msgEdxNoData))
 		return
 	}
 	u := currentUser(c)
@@ -244,7 +244,7 @@ func (s *server) edxPatch(c *gin.Context) {
 		return
 	}
 	cmd, fieldErrors := s.edxBuildPatch(u, patch, q)
-	if len(fieldErrors) > 0 {
+	if fieldErrors.len() > 0 {
 		// Check again against the limits in force cluster-wide, in case
 		// one was raised through another node a moment ago.
 		if q, ok = s.quotaOf(c, u, cluster.Linearizable); !ok {
@@ -252,8 +252,8 @@ func (s *server) edxPatch(c *gin.Context) {
 		}
 		cmd, fieldErrors = s.edxBuildPatch(u, patch, q)
 	}
-	if len(fieldErrors) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": fieldErrors})
+	if fieldErrors.len() > 0 {
+		respond(c, http.StatusBadRequest, gin.H{"field_errors": fieldErrors})
 		return
 	}
 	res, ok := s.apply(c, fsm.CmdPatchPrefs, cmd)
@@ -269,9 +269,9 @@ func (s *server) edxPatch(c *gin.Context) {
 
 // edxBuildPatch validates every non-null entry of a merge-patch against q
 // and returns the command, or the errors of every entry that fails.
-func (s *server) edxBuildPatch(u *fsm.User, patch pyValue, q fsm.Quota) (fsm.PatchPrefs, map[string]edxPair) {
+func (s *server) edxBuildPatch(u *fsm.User, patch pyValue, q fsm.Quota) (fsm.PatchPrefs, *orderedErrors[edxPair]) {
 	cmd := fsm.PatchPrefs{UserID: u.ID}
-	fieldErrors := map[string]edxPair{}
+	fieldErrors := &orderedErrors[edxPair]{}
 	for i, k := range patch.keys {
 		v := patch.values[i]
 		if v.kind == 'n' {
@@ -280,7 +280,7 @@ func (s *server) edxBuildPatch(u *fsm.User, patch pyValue, q fsm.Quota) (fsm.Pat
 		}
 		stored, perr := s.edxValidate(k, &v, q)
 		if perr != nil {
-			fieldErrors[k] = *perr
+			fieldErrors.set(k, *perr)
 			continue
 		}
 		cmd.Set = append(cmd.Set, fsm.KV{Key: k, Value: stored})
@@ -326,7 +326,7 @@ func (s *server) edxPut(c *gin.Context) {
 		stored, perr = s.edxValidate(key, val, q)
 	}
 	if perr != nil {
-		c.AbortWithStatusJSON(http.StatusBadRequest, perr)
+		respond(c, http.StatusBadRequest, perr)
 		return
 	}
 	cmd := fsm.PatchPrefs{UserID: u.ID, Set: []fsm.KV{{Key: key, Value: stored}}}
@@ -489,18 +489,18 @@ func (s *server) edxApplyError(c *gin.Context, err *fsm.Error, cmd fsm.PatchPref
 	case errors.Is(err, fsm.ErrValueTooLong):
 		p = edxSerializerError(err.Key, value(err.Key), nil, []string{fmt.Sprintf("Ensure this field has no more than %d characters.", err.Limit)})
 	case errors.Is(err, fsm.ErrTooManyPreferences):
-		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d User Preferences for the User has been exceeded.", err.Limit)))
+		respond(c, http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d User Preferences for the User has been exceeded.", err.Limit)))
 		return
 	case errors.Is(err, fsm.ErrTooManyBytes):
-		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d bytes of User Preferences for the User has been exceeded.", err.Limit)))
+		respond(c, http.StatusBadRequest, samePair(fmt.Sprintf("Limit of %d bytes of User Preferences for the User has been exceeded.", err.Limit)))
 		return
 	default:
-		c.AbortWithStatusJSON(http.StatusBadRequest, samePair(fmt.Sprintf("Update failed: %s", err.Code)))
+		respond(c, http.StatusBadRequest, samePair(fmt.Sprintf("Update failed: %s", err.Code)))
 		return
 	}
 	if patch {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"field_errors": map[string]edxPair{err.Key: p}})
+		respond(c, http.StatusBadRequest, gin.H{"field_errors": map[string]edxPair{err.Key: p}})
 		return
 	}
-	c.AbortWithStatusJSON(http.StatusBadRequest, p)
+	respond(c, http.StatusBadRequest, p)
 }

@@ -81,7 +81,7 @@ func (s *server) layoutGet(c *gin.Context) {
 		detail(c, http.StatusNotFound, msgNotFound)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"preferences": v})
+	respond(c, http.StatusOK, gin.H{"preferences": v})
 }
 
 func (s *server) layoutDelete(c *gin.Context) {
@@ -117,7 +117,7 @@ func (s *server) layoutPost(c *gin.Context) {
 		value, errs = layoutValidate(key, data, q)
 	}
 	if len(errs) > 0 {
-		c.AbortWithStatusJSON(http.StatusBadRequest, errs)
+		respond(c, http.StatusBadRequest, errs)
 		return
 	}
 	res, ok := s.apply(c, fsm.CmdPatchPrefs, fsm.PatchPrefs{UserID: u.ID, Set: []fsm.KV{{Key: key, Value: value}}})
@@ -191,10 +191,10 @@ func layoutBody(c *gin.Context) (map[string]any, bool) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		if v == nil {
-			c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"non_field_errors": {"No data provided"}})
+			respond(c, http.StatusBadRequest, fieldErrors{"non_field_errors": {"No data provided"}})
 			return nil, false
 		}
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"non_field_errors": {
+		respond(c, http.StatusBadRequest, fieldErrors{"non_field_errors": {
 			fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", pyTypeName(v)),
 		}})
 		return nil, false
@@ -276,19 +276,19 @@ func layoutKeyValid(key string) bool {
 func layoutApplyError(c *gin.Context, err *fsm.Error) {
 	switch {
 	case errors.Is(err, fsm.ErrTooManyPreferences):
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"detail": {
+		respond(c, http.StatusBadRequest, fieldErrors{"detail": {
 			fmt.Sprintf("Limit of %d User Preferences for the User has been exceeded.", err.Limit),
 		}})
 	case errors.Is(err, fsm.ErrTooManyBytes):
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"detail": {
+		respond(c, http.StatusBadRequest, fieldErrors{"detail": {
 			fmt.Sprintf("Limit of %d bytes of User Preferences for the User has been exceeded.", err.Limit),
 		}})
 	case errors.Is(err, fsm.ErrValueTooLong):
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"preferences": {
+		respond(c, http.StatusBadRequest, fieldErrors{"preferences": {
 			fmt.Sprintf("Ensure this field has no more than %d characters.", err.Limit),
 		}})
 	case errors.Is(err, fsm.ErrKeyTooLong):
-		c.AbortWithStatusJSON(http.StatusBadRequest, fieldErrors{"key": {
+		respond(c, http.StatusBadRequest, fieldErrors{"key": {
 			fmt.Sprintf("Ensure this field has no more than %d characters.", err.Limit),
 		}})
 	case errors.Is(err, fsm.ErrUserNotFound):

@@ -62,7 +62,7 @@ func (s *server) recover(c *gin.Context) {
 			s.log.Error("handler panicked", "request_id", c.GetString(requestIDKey),
 				"method", c.Request.Method, "route", c.FullPath(), "panic", fmt.Sprint(v))
 			if !c.Writer.Written() {
-				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"detail": "A server error occurred."})
+				respond(c, http.StatusInternalServerError, gin.H{"detail": "A server error occurred."})
 			}
 		}
 	}()

@@ -88,7 +88,7 @@ func New(opts Options) http.Handler {
 	r.Use(s.requestID, s.recover, s.metrics.middleware, s.accessLog, s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		c.Set(dialectKey, "none")
-		c.JSON(http.StatusNotFound, gin.H{"detail": "Not found."})
+		respond(c, http.StatusNotFound, gin.H{"detail": "Not found."})
 	})
 
 	r.GET("/healthz", s.healthz)
