@@ -85,7 +85,7 @@ func BenchmarkClusterWrite(b *testing.B) {
 			for c := range users {
 				users[c] = createUser(b, nodes[c%len(nodes)], fmt.Sprintf("bench-w%d-c%d", run, c))
 				mustApply(b, nodes[c%len(nodes)], fsm.CmdSetUserQuota, fsm.SetUserQuota{
-					UserID: users[c], Quota: fsm.QuotaPatch{MaxPreferences: ptr(int64(b.N + 1))},
+					UserID: users[c], Quota: fsm.QuotaPatch{MaxPreferences: ptr(int64(b.N + 1)), MaxTotalBytes: ptr(int64(b.N+1) * 64)},
 				})
 			}
 			value := "0123456789abcdef0123456789abcdef"

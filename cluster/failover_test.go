@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,57 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	oldTerm := old.Raft().CurrentTerm()
 
+	// Writers keep writing through both followers while the leader stops.
+	// Every write they see acknowledged must survive; a write whose outcome
+	// is unknown may or may not.
+	var (
+		mu         sync.Mutex
+		unknown    int
+		unexpected []string
+		wg         sync.WaitGroup
+	)
+	countAcked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked)
+	}
+	stopWriters := make(chan struct{})
+	for w, f := range testnode.Followers(nodes) {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stopWriters:
+					return
+				default:
+				}
+				k, v := fmt.Sprintf("during-%d-%03d", w, i), "via-"+f.ID()
+				cmd, _ := fsm.Encode(fsm.CmdPatchPrefs, fsm.PatchPrefs{UserID: uid, Set: []fsm.KV{{Key: k, Value: v}}})
+				ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+				res, _, err := f.Apply(ctx, cmd)
+				cancel()
+				mu.Lock()
+				switch {
+				case err == nil && res.Err == nil:
+					acked[k] = v
+				case err == nil:
+					unexpected = append(unexpected, fmt.Sprintf("%s refused: %v", k, res.Err))
+				case errors.Is(err, cluster.ErrUnknownOutcome), errors.Is(err, cluster.ErrNoLeader):
+					unknown++
+				default:
+					unexpected = append(unexpected, fmt.Sprintf("%s via %s: %v", k, f.ID(), err))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	base := countAcked()
+	testnode.Eventually(t, convergeFor, func() error {
+		if n := countAcked(); n < base+4 {
+			return fmt.Errorf("%d writes acknowledged before the stop", n-base)
+		}
+		return nil
+	})
+
 	old.Stop()
 	survivors := without(nodes, old)
 	leader := testnode.WaitLeader(t, survivors)
@@ -39,6 +91,20 @@ func TestLeaderFailover(t *testing.T) {
 	if term := leader.Raft().CurrentTerm(); term <= oldTerm {
 		t.Fatalf("new leader %s in term %d, old leader's term was %d", leader.ID(), term, oldTerm)
 	}
+	// The writers get through the new leader too.
+	base = countAcked()
+	testnode.Eventually(t, convergeFor, func() error {
+		if n := countAcked(); n < base+4 {
+			return fmt.Errorf("%d writes acknowledged since the new leader was elected", n-base)
+		}
+		return nil
+	})
+	close(stopWriters)
+	wg.Wait()
+	for _, u := range unexpected {
+		t.Error(u)
+	}
+	t.Logf("%d writes acknowledged, %d with unknown outcome", len(acked), unknown)
 	followers := testnode.Followers(survivors)
 	if len(followers) != 1 {
 		t.Fatalf("want 1 surviving follower, got %d", len(followers))
@@ -62,8 +128,9 @@ func TestLeaderFailover(t *testing.T) {
 				t.Errorf("node %s: %s = %q, %v; want %q", n.ID(), k, got, ok, v)
 			}
 		}
-		if u, ok := st.UserByID(uid); !ok || u.PrefCount != int64(len(acked)) {
-			t.Errorf("node %s: user %d has %v preferences, want %d", n.ID(), uid, u, len(acked))
+		// Writes of unknown outcome may have been committed too.
+		if u, ok := st.UserByID(uid); !ok || u.PrefCount < int64(len(acked)) || u.PrefCount > int64(len(acked)+unknown) {
+			t.Errorf("node %s: user %d has %+v, want %d to %d preferences", n.ID(), uid, u, len(acked), len(acked)+unknown)
 		}
 	}
 	for _, n := range survivors {

@@ -43,21 +43,55 @@ func encode(t testing.TB, typ fsm.CmdType, body any) fsm.Command {
 	return cmd
 }
 
+// retryable reports whether err says that no leader took a write, or
+// that its fate is unknown: what a client may see while leadership moves,
+// which these tests provoke and a loaded machine provokes on its own.
+func retryable(err error) bool {
+	return errors.Is(err, cluster.ErrUnknownOutcome) || errors.Is(err, cluster.ErrNoLeader) ||
+		errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrTimeout)
+}
+
+// applyRetry applies a command through n, trying again, within opTimeout,
+// while the error is retryable. Use it only for commands whose second
+// application is harmless or detected (setting a key, setting a quota,
+// creating a user by name). It returns how many attempts failed.
+func applyRetry(t testing.TB, n *testnode.Node, typ fsm.CmdType, body any) (fsm.Result, uint64, int) {
+	t.Helper()
+	res, idx, failed, err := tryApply(n, encode(t, typ, body), t.Logf)
+	if err != nil {
+		t.Fatalf("apply %s through %s: %v (after %d failed attempts)", typ, n.ID(), err, failed)
+	}
+	return res, idx, failed
+}
+
+// tryApply is applyRetry for goroutines other than the test's: it returns
+// the error that ended its attempts instead of failing the test.
+func tryApply(n *testnode.Node, cmd fsm.Command, logf func(string, ...any)) (fsm.Result, uint64, int, error) {
+	deadline := time.Now().Add(opTimeout)
+	for failed := 0; ; failed++ {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		res, idx, err := n.Apply(ctx, cmd)
+		cancel()
+		if err == nil {
+			if idx == 0 {
+				return res, idx, failed, errors.New("index 0")
+			}
+			return res, idx, failed, nil
+		}
+		if !retryable(err) || time.Now().After(deadline) {
+			return res, idx, failed, err
+		}
+		logf("apply %s through %s: %v; trying again", cmd.Type(), n.ID(), err)
+	}
+}
+
 // mustApply applies a command through n and fails the test on any error,
-// a refusal included.
+// a refusal included. It retries only as applyRetry does.
 func mustApply(t testing.TB, n *testnode.Node, typ fsm.CmdType, body any) (fsm.Result, uint64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	res, idx, err := n.Apply(ctx, encode(t, typ, body))
-	if err != nil {
-		t.Fatalf("apply %s through %s: %v", typ, n.ID(), err)
-	}
+	res, idx, _ := applyRetry(t, n, typ, body)
 	if res.Err != nil {
 		t.Fatalf("apply %s through %s: refused: %v", typ, n.ID(), res.Err)
-	}
-	if idx == 0 {
-		t.Fatalf("apply %s through %s: index 0", typ, n.ID())
 	}
 	return res, idx
 }
@@ -65,9 +99,17 @@ func mustApply(t testing.TB, n *testnode.Node, typ fsm.CmdType, body any) (fsm.R
 // createUser creates a user through n and returns its id.
 func createUser(t testing.TB, n *testnode.Node, name string) uint64 {
 	t.Helper()
-	res, _ := mustApply(t, n, fsm.CmdCreateUser, fsm.CreateUser{Username: name})
-	if res.ID == 0 {
-		t.Fatalf("create user %s: no id", name)
+	res, _, failed := applyRetry(t, n, fsm.CmdCreateUser, fsm.CreateUser{Username: name})
+	if failed > 0 && isFSMError(res.Err, fsm.ErrUserExists) {
+		// An attempt of unknown outcome did create it.
+		u, ok := readLinearizable(t, n).UserByName(name)
+		if !ok {
+			t.Fatalf("create user %s: exists, yet not found", name)
+		}
+		return u.ID
+	}
+	if res.Err != nil || res.ID == 0 {
+		t.Fatalf("create user %s: %v, id %d", name, res.Err, res.ID)
 	}
 	return res.ID
 }

@@ -156,6 +156,11 @@ func (n *Node) joinLocal(ctx context.Context, req JoinRequest) error {
 				return raftErr(err)
 			}
 			n.log.Info("removed stale member entry before join", "node_id", s.ID, "raft_addr", s.Address)
+			if s.ID != id {
+				if err := n.forgetMember(ctx, string(s.ID)); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if !member {
@@ -228,6 +233,11 @@ func (n *Node) removeLocal(ctx context.Context, nodeID string) error {
 		// leader's directory still lists it until an operator retries.
 		return nil
 	}
+	return n.forgetMember(ctx, nodeID)
+}
+
+// forgetMember drops a node from the member directory.
+func (n *Node) forgetMember(ctx context.Context, nodeID string) error {
 	cmd, err := fsm.Encode(fsm.CmdRemoveMember, fsm.RemoveMember{NodeID: nodeID})
 	if err != nil {
 		return err

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/fsm"
 	"github.com/prefsd/prefsd/internal/testnode"
@@ -120,13 +118,6 @@ func TestJoinIsIdempotentAndRemove(t *testing.T) {
 			}
 			return nil
 		})
-		// The removed node shuts its raft down rather than campaigning.
-		testnode.Eventually(t, convergeFor, func() error {
-			if s := target.Raft().State(); s != raft.Shutdown {
-				return fmt.Errorf("removed node %s is %v", target.ID(), s)
-			}
-			return nil
-		})
 		// The two that remain still form a quorum.
 		leader := testnode.WaitLeader(t, rest)
 		uid := createUser(t, without(rest, leader)[0], "after-remove")
@@ -140,4 +131,107 @@ func TestJoinIsIdempotentAndRemove(t *testing.T) {
 			t.Errorf("second Remove(%s) = %v, want ErrNotFound", target.ID(), err)
 		}
 	})
+}
+
+// Every node reports the same leader, and the member list of each names
+// every node with its own addresses.
+func TestStatus(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3, nil)
+	leader := testnode.WaitLeader(t, nodes)
+	testnode.Eventually(t, convergeFor, func() error {
+		for _, n := range nodes {
+			st, err := n.Status()
+			if err != nil {
+				return fmt.Errorf("status of %s: %v", n.ID(), err)
+			}
+			if st.NodeID != n.ID() || st.LeaderID != leader.ID() || st.LeaderAddr != leader.Addr {
+				return fmt.Errorf("node %s: status %+v; leader is %s at %s", n.ID(), st, leader.ID(), leader.Addr)
+			}
+			wantState := "Follower"
+			if n == leader {
+				wantState = "Leader"
+			}
+			if st.State != wantState || st.Term == 0 || st.FSMIndex == 0 || st.AppliedIndex < st.FSMIndex {
+				return fmt.Errorf("node %s: status %+v", n.ID(), st)
+			}
+			if (n == leader) != (st.LastContact == "") {
+				return fmt.Errorf("node %s: last contact %q", n.ID(), st.LastContact)
+			}
+			if len(st.Members) != len(nodes) {
+				return fmt.Errorf("node %s lists %d members", n.ID(), len(st.Members))
+			}
+			leaders := 0
+			for _, m := range st.Members {
+				want := byID(t, nodes, m.NodeID)
+				if m.RaftAddr != want.RaftAddr() || m.APIAddr != want.Addr || m.Suffrage != "Voter" {
+					return fmt.Errorf("node %s lists %+v; want raft %s, api %s, voter", n.ID(), m, want.RaftAddr(), want.Addr)
+				}
+				if m.Leader {
+					leaders++
+					if m.NodeID != leader.ID() {
+						return fmt.Errorf("node %s marks %s as leader", n.ID(), m.NodeID)
+					}
+				}
+			}
+			if leaders != 1 {
+				return fmt.Errorf("node %s marks %d leaders", n.ID(), leaders)
+			}
+			if err := n.Ready(); err != nil {
+				return fmt.Errorf("node %s not ready: %v", n.ID(), err)
+			}
+		}
+		return nil
+	})
+}
+
+// A node that comes back with the same id but a new address and no state
+// (a replaced machine) joins in place of its old entry.
+func TestRejoinAtNewAddress(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3, nil)
+	leader := testnode.WaitLeader(t, nodes)
+	old := testnode.Followers(nodes)[0]
+	uid := createUser(t, leader, "rejoin")
+	setPref(t, leader, uid, "k", "v")
+
+	via := without(nodes, old, leader)[0] // joins through a follower, which forwards
+
+	old.Stop()
+	fresh := testnode.Start(t, testnode.Options{ID: old.ID(), Join: []string{via.Addr}})
+	if fresh.RaftAddr() == old.RaftAddr() || fresh.Addr == old.Addr {
+		t.Fatalf("the new node reuses an address: raft %s, http %s", fresh.RaftAddr(), fresh.Addr)
+	}
+	all := append(without(nodes, old), fresh)
+	testnode.Eventually(t, convergeFor, func() error {
+		for _, n := range without(all, fresh) {
+			st, err := n.Status()
+			if err != nil {
+				return err
+			}
+			found := 0
+			for _, m := range st.Members {
+				if m.NodeID == fresh.ID() {
+					found++
+					if m.RaftAddr != fresh.RaftAddr() || m.APIAddr != fresh.Addr {
+						return fmt.Errorf("node %s lists %+v, want raft %s, api %s", n.ID(), m, fresh.RaftAddr(), fresh.Addr)
+					}
+				}
+			}
+			if found != 1 || len(st.Members) != 3 {
+				return fmt.Errorf("node %s lists members %+v", n.ID(), st.Members)
+			}
+		}
+		return nil
+	})
+	leader = testnode.WaitLeader(t, all)
+	waitConverged(t, leader, all)
+	if v, ok := readLinearizable(t, fresh).Pref(uid, "k"); !ok || v != "v" {
+		t.Fatalf("the new node lacks earlier data: %q, %v", v, ok)
+	}
+	// And it takes part: a write through it is seen everywhere.
+	idx := setPref(t, fresh, uid, "from-fresh", "yes")
+	for _, n := range all {
+		if st := readLinearizable(t, n); st.Index() < idx {
+			t.Errorf("node %s at %d, write at %d", n.ID(), st.Index(), idx)
+		}
+	}
 }

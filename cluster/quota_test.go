@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -45,34 +44,45 @@ func TestQuotaEnforcedUnderConcurrency(t *testing.T) {
 			var (
 				mu       sync.Mutex
 				accepted = map[string]bool{}
+				// unknown holds writes whose fate is unknown: a leader
+				// change during the run may leave some, which may or may
+				// not have been applied.
+				unknown  = map[string]bool{}
 				refused  int
 				failures []string
 				wg       sync.WaitGroup
 			)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*opTimeout)
-			defer cancel()
 			for g := range workers {
 				n := nodes[g%len(nodes)]
 				wg.Go(func() {
+					mine := 0
 					for k := 0; ; k++ {
-						key := fmt.Sprintf("g%02d-k%03d", g, k)
-						if k > admit {
+						if mine > admit {
 							mu.Lock()
 							failures = append(failures, fmt.Sprintf("worker %d: more than %d writes admitted", g, admit))
 							mu.Unlock()
 							return
 						}
+						key := fmt.Sprintf("g%02d-k%03d", g, k)
 						cmd, err := fsm.Encode(fsm.CmdPatchPrefs, fsm.PatchPrefs{UserID: uid, Set: []fsm.KV{{Key: key, Value: strings.Repeat("v", valueLen)}}})
 						if err != nil {
 							panic(err)
 						}
+						ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 						res, _, err := n.Apply(ctx, cmd)
+						cancel()
 						mu.Lock()
+						done := true
 						switch {
+						case err != nil && retryable(err):
+							unknown[key] = true
+							done = false
 						case err != nil:
 							failures = append(failures, fmt.Sprintf("worker %d via %s, key %s: %v", g, n.ID(), key, err))
 						case res.Err == nil:
 							accepted[key] = true
+							mine++
+							done = false
 						case isFSMError(res.Err, tc.wantErr) && res.Err.Limit == tc.limit:
 							refused++
 						default:
@@ -80,7 +90,7 @@ func TestQuotaEnforcedUnderConcurrency(t *testing.T) {
 								g, n.ID(), key, res.Err, res.Err.Limit, tc.wantErr, tc.limit))
 						}
 						mu.Unlock()
-						if err != nil || res.Err != nil {
+						if done {
 							return
 						}
 					}
@@ -90,18 +100,22 @@ func TestQuotaEnforcedUnderConcurrency(t *testing.T) {
 			for _, f := range failures {
 				t.Error(f)
 			}
-			if len(accepted) != admit {
-				t.Errorf("%d writes succeeded, want exactly %d", len(accepted), admit)
+			if len(unknown) == 0 {
+				if len(accepted) != admit {
+					t.Errorf("%d writes succeeded, want exactly %d", len(accepted), admit)
+				}
+			} else {
+				// Some writes may have been applied without their writer
+				// hearing so; the state is still checked exactly below.
+				t.Logf("%d writes of unknown outcome", len(unknown))
+				if len(accepted) > admit {
+					t.Errorf("%d writes succeeded, want at most %d", len(accepted), admit)
+				}
 			}
 			if refused != workers {
 				t.Errorf("%d writes refused, want %d (one per worker)", refused, workers)
 			}
 
-			wantKeys := make([]string, 0, len(accepted))
-			for k := range accepted {
-				wantKeys = append(wantKeys, k)
-			}
-			sort.Strings(wantKeys)
 			for _, n := range nodes {
 				st := readLinearizable(t, n)
 				u, ok := st.UserByID(uid)
@@ -115,14 +129,20 @@ func TestQuotaEnforcedUnderConcurrency(t *testing.T) {
 				if u.PrefBytes != admit*perWrite {
 					t.Errorf("node %s: PrefBytes %d, want %d", n.ID(), u.PrefBytes, admit*perWrite)
 				}
-				// The preferences held are exactly the writes acknowledged:
-				// no refused write left a trace, no acknowledged one is lost.
-				got := make([]string, len(prefs))
-				for i, kv := range prefs {
-					got[i] = kv.Key
+				// The preferences held are the writes acknowledged, and
+				// only those but for writes of unknown outcome: no refused
+				// write left a trace, no acknowledged one is lost.
+				held := map[string]bool{}
+				for _, kv := range prefs {
+					held[kv.Key] = true
+					if !accepted[kv.Key] && !unknown[kv.Key] {
+						t.Errorf("node %s holds %s, which was refused", n.ID(), kv.Key)
+					}
 				}
-				if strings.Join(got, ",") != strings.Join(wantKeys, ",") {
-					t.Errorf("node %s holds keys\n%v\nbut the acknowledged writes were\n%v", n.ID(), got, wantKeys)
+				for k := range accepted {
+					if !held[k] {
+						t.Errorf("node %s lost acknowledged write %s", n.ID(), k)
+					}
 				}
 			}
 			waitConverged(t, nodes[0], nodes[1:])

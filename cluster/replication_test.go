@@ -78,8 +78,12 @@ func TestFollowerApplyIsForwarded(t *testing.T) {
 			beforeErr := fwd(f, "apply", "error")
 			leaderBefore := fwd(leader, "apply", "ok")
 
+			// No retries here: a retried attempt would count as well.
 			name := "fwd-" + f.ID()
-			res, idx := mustApply(t, f, fsm.CmdCreateUser, fsm.CreateUser{Username: name})
+			res, idx, err := f.Apply(opCtx(t), encode(t, fsm.CmdCreateUser, fsm.CreateUser{Username: name}))
+			if err != nil || res.Err != nil {
+				t.Fatalf("create user through %s: %v, %v", f.ID(), err, res.Err)
+			}
 
 			// The leader applied the entry before the follower's Apply
 			// returned: its state has it now, at the index reported.
@@ -115,6 +119,16 @@ func TestFollowerApplyIsForwarded(t *testing.T) {
 		mustApply(t, leader, fsm.CmdCreateUser, fsm.CreateUser{Username: "on-leader"})
 		if got := fwd(leader, "apply", "ok"); got != before {
 			t.Errorf("leader forwarded{apply,ok} = %v after its own write, want %v", got, before)
+		}
+	})
+
+	t.Run("empty-command", func(t *testing.T) {
+		// An empty command is refused as a bad request, on the leader and,
+		// across the wire, on a follower.
+		for _, n := range []*testnode.Node{leader, followers[0]} {
+			if _, _, err := n.Apply(opCtx(t), nil); !errors.Is(err, cluster.ErrBadRequest) {
+				t.Errorf("Apply(empty) on %s = %v, want ErrBadRequest", role(n), err)
+			}
 		}
 	})
 

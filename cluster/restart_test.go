@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -109,9 +108,7 @@ func TestSnapshotRestoreAndInstall(t *testing.T) {
 			wg.Go(func() {
 				for i := range next {
 					cmd, _ := fsm.Encode(fsm.CmdPatchPrefs, fsm.PatchPrefs{UserID: uid, Set: []fsm.KV{{Key: fmt.Sprintf("k%03d", i), Value: fmt.Sprintf("v%03d", i)}}})
-					ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-					res, _, err := live.Apply(ctx, cmd)
-					cancel()
+					res, _, _, err := tryApply(live, cmd, t.Logf)
 					if err == nil && res.Err != nil {
 						err = res.Err
 					}
