@@ -32,6 +32,10 @@ const (
 const (
 	headerIndex       = "X-Prefsd-Index"
 	headerConsistency = "X-Prefsd-Consistency"
+	// headerKnownLeader and headerLastContact (milliseconds since this node
+	// last heard from the leader) tell a stale read's client how stale.
+	headerKnownLeader = "X-Prefsd-Known-Leader"
+	headerLastContact = "X-Prefsd-Last-Contact"
 )
 
 // detail answers {"detail": msg}.
@@ -131,6 +135,11 @@ func (s *server) read(c *gin.Context) (*fsm.State, bool) {
 	}
 	c.Header(headerIndex, strconv.FormatUint(st.Index(), 10))
 	c.Header(headerConsistency, level.String())
+	if level == cluster.Stale {
+		known, contact := s.cluster.Freshness()
+		c.Header(headerKnownLeader, strconv.FormatBool(known))
+		c.Header(headerLastContact, strconv.FormatInt(contact.Milliseconds(), 10))
+	}
 	return st, true
 }
 

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prefsd/prefsd/api"
+	"github.com/prefsd/prefsd/internal/testnode"
 )
 
 // Fuzz targets. The handler targets run the real handlers in process
@@ -62,6 +63,7 @@ type fuzzServer struct {
 	h     http.Handler
 	auth  map[string]string // scheme → Authorization header
 	owner string
+	token string // the owner's token
 }
 
 func newFuzzServer(f *testing.F) *fuzzServer {
@@ -72,6 +74,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 		h:     api.New(api.Options{Cluster: fx.node.Node, MaxBodyBytes: 1 << 20}),
 		auth:  map[string]string{"Bearer": "Bearer " + tok, "JWT": "JWT " + tok},
 		owner: "fuzz_owner",
+		token: tok,
 	}
 }
 
@@ -185,6 +188,71 @@ func FuzzLayoutBody(f *testing.F) {
 		checkAnswer(t, "DELETE", w)
 		if created && w.Code != http.StatusNoContent {
 			t.Fatalf("DELETE after 201: %d %s", w.Code, w.Body.Bytes())
+		}
+	})
+}
+
+// FuzzAdminBodies pushes arbitrary bytes through the admin API's bodies:
+// user creation and update, token creation and quotas.
+func FuzzAdminBodies(f *testing.F) {
+	for i, s := range fuzzJSONSeeds {
+		f.Add([]byte(s), uint8(i))
+	}
+	f.Add([]byte(`{"username": "bob", "password": "pw", "email": "b@example.com", "is_staff": true}`), uint8(0))
+	f.Add([]byte(`{"username": "Bob"}`), uint8(0))
+	f.Add([]byte(`{"max_preferences": 5, "max_total_bytes": -1}`), uint8(3))
+	f.Add([]byte(`{"max_value_length": 9223372036854775807}`), uint8(4))
+	f.Add([]byte(`{"name": "laptop"}`), uint8(2))
+	srv := newFuzzServer(f)
+	admin := adminAuth
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		targets := []struct{ method, path string }{
+			{http.MethodPost, "/api/admin/users"},
+			{http.MethodPatch, "/api/admin/users/fuzz_other"},
+			{http.MethodPost, "/api/admin/users/fuzz_other/tokens"},
+			{http.MethodPut, "/api/admin/users/fuzz_other/quota"},
+			{http.MethodPut, "/api/admin/quotas/default"},
+		}
+		tg := targets[int(which)%len(targets)]
+		w := srv.serve(tg.method, tg.path, admin, "application/json", body)
+		checkAnswer(t, tg.method+" "+tg.path, w)
+		// The admin API stays usable whatever was sent.
+		w = srv.serve(http.MethodGet, "/api/admin/users?consistency=stale", admin, "", nil)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET users after %s %s: %d %s", tg.method, tg.path, w.Code, w.Body.Bytes())
+		}
+	})
+}
+
+// FuzzAuthorizationHeader sends arbitrary Authorization headers to every
+// dialect: the answer is never a 5xx, and never a success for a header
+// that does not carry a known token.
+func FuzzAuthorizationHeader(f *testing.F) {
+	for _, s := range []string{
+		"", "Token", "Bearer", "JWT", "Token x", "Bearer  x  y", "jwt abc", "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+		"Token " + testnode.AdminToken, "TOKEN " + testnode.AdminToken, "Token\t" + testnode.AdminToken, "\x00", "Bearer \xff",
+	} {
+		f.Add(s)
+	}
+	srv := newFuzzServer(f)
+	f.Fuzz(func(t *testing.T, header string) {
+		known := strings.Contains(header, testnode.AdminToken) || strings.Contains(header, srv.token)
+		for _, target := range []string{
+			"/api/user/v1/preferences/" + srv.owner,
+			"/api/users/preferences/k/",
+			"/api/admin/users",
+		} {
+			req, err := http.NewRequest(http.MethodGet, "http://prefsd.test"+target+"?consistency=stale", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["Authorization"] = []string{header}
+			w := httptest.NewRecorder()
+			srv.h.ServeHTTP(w, req)
+			checkAnswer(t, "GET "+target, w)
+			if w.Code < 300 && !known {
+				t.Fatalf("GET %s with Authorization %q: %d", target, header, w.Code)
+			}
 		}
 	})
 }

@@ -90,6 +90,17 @@ func TestConsistencyParameter(t *testing.T) {
 			if r.header.Get("X-Prefsd-Index") == "" {
 				t.Errorf("%s: no X-Prefsd-Index", path)
 			}
+			// Only stale reads say how stale they may be; this node leads.
+			wantKnown, wantContact := "", ""
+			if level == "stale" {
+				wantKnown, wantContact = "true", "0"
+			}
+			if got := r.header.Get("X-Prefsd-Known-Leader"); got != wantKnown {
+				t.Errorf("%s: X-Prefsd-Known-Leader %q, want %q", path, got, wantKnown)
+			}
+			if got := r.header.Get("X-Prefsd-Last-Contact"); got != wantContact {
+				t.Errorf("%s: X-Prefsd-Last-Contact %q, want %q", path, got, wantContact)
+			}
 		}
 		r := f.do(t, http.MethodGet, rd.path+"?consistency=bogus", rd.auth, "", nil)
 		mustStatus(t, rd.path+" bogus", r, 400)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,9 @@ type Cluster interface {
 	Ready() error
 	// CheckKey reports whether a presented cluster key is right.
 	CheckKey(key string) bool
+	// Freshness says whether this node knows a leader and how long ago it
+	// last heard from it (zero on the leader), for stale reads.
+	Freshness() (leaderKnown bool, lastContact time.Duration)
 }
 
 // Options configure the HTTP server.

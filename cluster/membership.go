@@ -372,6 +372,19 @@ func (n *Node) Ready() error {
 	return nil
 }
 
+// Freshness says whether this node knows a leader and how long ago it last
+// heard from it; the leader reports zero.
+func (n *Node) Freshness() (leaderKnown bool, lastContact time.Duration) {
+	addr, _ := n.raft.LeaderWithID()
+	if n.IsLeader() {
+		return true, 0
+	}
+	if lc := n.raft.LastContact(); !lc.IsZero() {
+		lastContact = time.Since(lc)
+	}
+	return addr != "", lastContact
+}
+
 // CheckKey reports whether presented is the cluster key. It compares
 // digests in constant time, and refuses every key when none is configured.
 func (n *Node) CheckKey(presented string) bool {
