@@ -196,25 +196,34 @@ func (s *server) adminCreateUser(c *gin.Context) {
 	}
 	cmd.IsStaff = f.IsStaff != nil && *f.IsStaff
 	cmd.IsSuperuser = f.IsSuperuser != nil && *f.IsSuperuser
-	res, ok := s.apply(c, fsm.CmdCreateUser, cmd)
+	st, res, ok := s.adminApply(c, fsm.CmdCreateUser, cmd)
+	if ok {
+		s.adminShowUser(c, st, http.StatusCreated, res.ID)
+	}
+}
+
+// adminApply commits an admin command and returns a state that includes
+// it, so that the answer to a write shows the write. It answers refusals
+// and errors itself.
+func (s *server) adminApply(c *gin.Context, t fsm.CmdType, body any) (*fsm.State, fsm.Result, bool) {
+	res, ok := s.apply(c, t, body)
 	if !ok {
-		return
+		return nil, res, false
 	}
 	if res.Err != nil {
 		adminResult(c, res.Err)
-		return
+		return nil, res, false
 	}
-	s.adminShowUser(c, http.StatusCreated, res.ID)
-}
-
-// adminShowUser answers with a user as a linearizable read sees it, so the
-// answer to a write includes the write.
-func (s *server) adminShowUser(c *gin.Context, status int, id uint64) {
 	st, err := s.cluster.Read(c.Request.Context(), cluster.Linearizable)
 	if err != nil {
 		clusterError(c, err)
-		return
+		return nil, res, false
 	}
+	return st, res, true
+}
+
+// adminShowUser answers with user id as st has it.
+func (s *server) adminShowUser(c *gin.Context, st *fsm.State, status int, id uint64) {
 	u, ok := st.UserByID(id)
 	if !ok {
 		detail(c, http.StatusNotFound, msgNotFound)
@@ -275,18 +284,13 @@ func (s *server) adminUpdateUser(c *gin.Context) {
 		detail(c, http.StatusInternalServerError, msgServerError)
 		return
 	}
-	res, ok := s.apply(c, fsm.CmdUpdateUser, fsm.UpdateUser{
+	st, _, ok := s.adminApply(c, fsm.CmdUpdateUser, fsm.UpdateUser{
 		UserID: u.ID, Username: f.Username, Email: f.Email, PasswordHash: hash,
 		IsStaff: f.IsStaff, IsSuperuser: f.IsSuperuser,
 	})
-	if !ok {
-		return
+	if ok {
+		s.adminShowUser(c, st, http.StatusOK, u.ID)
 	}
-	if res.Err != nil {
-		adminResult(c, res.Err)
-		return
-	}
-	s.adminShowUser(c, http.StatusOK, u.ID)
 }
 
 func (s *server) adminDeleteUser(c *gin.Context) {
@@ -435,20 +439,9 @@ func (s *server) adminSetDefaultQuota(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, ok := s.apply(c, fsm.CmdSetDefaultQuota, fsm.SetDefaultQuota{Quota: p})
-	if !ok {
-		return
+	if st, _, ok := s.adminApply(c, fsm.CmdSetDefaultQuota, fsm.SetDefaultQuota{Quota: p}); ok {
+		respond(c, http.StatusOK, st.DefaultQuota())
 	}
-	if res.Err != nil {
-		adminResult(c, res.Err)
-		return
-	}
-	st, err := s.cluster.Read(c.Request.Context(), cluster.Linearizable)
-	if err != nil {
-		clusterError(c, err)
-		return
-	}
-	respond(c, http.StatusOK, st.DefaultQuota())
 }
 
 func (s *server) adminGetUserQuota(c *gin.Context) {
@@ -477,17 +470,8 @@ func (s *server) changeUserQuota(c *gin.Context, cmd fsm.SetUserQuota) {
 		return
 	}
 	cmd.UserID = u.ID
-	res, ok := s.apply(c, fsm.CmdSetUserQuota, cmd)
+	st, _, ok := s.adminApply(c, fsm.CmdSetUserQuota, cmd)
 	if !ok {
-		return
-	}
-	if res.Err != nil {
-		adminResult(c, res.Err)
-		return
-	}
-	st, err := s.cluster.Read(c.Request.Context(), cluster.Linearizable)
-	if err != nil {
-		clusterError(c, err)
 		return
 	}
 	if u, ok = st.UserByID(u.ID); !ok {

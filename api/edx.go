@@ -219,16 +219,8 @@ func (s *server) edxPatch(c *gin.Context) {
 		unsupportedMediaType(c)
 		return
 	}
-	body, err := readBody(c)
-	if bodyError(c, err) {
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}") // DRF parses an empty body as {}
-	}
-	patch, err := parsePy(body)
-	if err != nil {
-		parseError(c, err)
+	patch, ok := edxBody(c)
+	if !ok {
 		return
 	}
 	if patch.kind != 'o' || len(patch.keys) == 0 {
@@ -267,6 +259,24 @@ func (s *server) edxPatch(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// edxBody reads and parses a JSON body, answering errors itself. An empty
+// body is {}, as Django REST framework parses it.
+func edxBody(c *gin.Context) (pyValue, bool) {
+	body, err := readBody(c)
+	if bodyError(c, err) {
+		return pyValue{}, false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		body = []byte("{}")
+	}
+	v, err := parsePy(body)
+	if err != nil {
+		parseError(c, err)
+		return pyValue{}, false
+	}
+	return v, true
+}
+
 // edxBuildPatch validates every non-null entry of a merge-patch against q
 // and returns the command, or the errors of every entry that fails.
 func (s *server) edxBuildPatch(u *fsm.User, patch pyValue, q fsm.Quota) (fsm.PatchPrefs, *orderedErrors[edxPair]) {
@@ -294,16 +304,8 @@ func (s *server) edxPut(c *gin.Context) {
 		unsupportedMediaType(c)
 		return
 	}
-	body, err := readBody(c)
-	if bodyError(c, err) {
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}") // DRF parses an empty body as {}
-	}
-	v, err := parsePy(body)
-	if err != nil {
-		parseError(c, err)
+	v, ok := edxBody(c)
+	if !ok {
 		return
 	}
 	u, key := currentUser(c), c.Param("key")

@@ -117,27 +117,15 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) error {
 	if req.NodeID == "" || req.RaftAddr == "" || req.APIAddr == "" {
 		return fmt.Errorf("%w: node_id, raft_addr and api_addr are required", ErrBadRequest)
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-	defer cancel()
-	for {
-		addr, self, err := n.waitLeader(ctx)
-		if err != nil {
-			return err
-		}
-		if self {
-			err = n.joinLocal(ctx, req)
-		} else {
-			body, _ := json.Marshal(req)
-			err = n.call(ctx, http.MethodPost, addr, PathJoin, "application/json", body, nil)
-			n.metrics.observeForward("join", err)
-		}
-		if !errors.Is(err, ErrNotLeader) {
-			return err
-		}
-		if perr := n.pause(ctx, 50*time.Millisecond); perr != nil {
-			return fmt.Errorf("%w: %v", ErrNoLeader, err)
-		}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
 	}
+	return n.onLeader(ctx, "join",
+		func(ctx context.Context) error { return n.joinLocal(ctx, req) },
+		func(ctx context.Context, addr string) error {
+			return n.call(ctx, http.MethodPost, addr, PathJoin, "application/json", body, nil)
+		})
 }
 
 func (n *Node) joinLocal(ctx context.Context, req JoinRequest) error {
@@ -186,6 +174,17 @@ func (n *Node) joinLocal(ctx context.Context, req JoinRequest) error {
 // Remove takes a node out of the cluster. On a follower it forwards the
 // request to the leader.
 func (n *Node) Remove(ctx context.Context, nodeID string) error {
+	return n.onLeader(ctx, "remove",
+		func(ctx context.Context) error { return n.removeLocal(ctx, nodeID) },
+		func(ctx context.Context, addr string) error {
+			return n.call(ctx, http.MethodDelete, addr, PathNodes+nodeID, "", nil, nil)
+		})
+}
+
+// onLeader runs local if this node leads, or forward with the leader's
+// HTTP address otherwise, until one of them does not answer ErrNotLeader
+// or the apply timeout passes.
+func (n *Node) onLeader(ctx context.Context, kind string, local func(context.Context) error, forward func(context.Context, string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
 	for {
@@ -194,10 +193,10 @@ func (n *Node) Remove(ctx context.Context, nodeID string) error {
 			return err
 		}
 		if self {
-			err = n.removeLocal(ctx, nodeID)
+			err = local(ctx)
 		} else {
-			err = n.call(ctx, http.MethodDelete, addr, PathNodes+nodeID, "", nil, nil)
-			n.metrics.observeForward("remove", err)
+			err = forward(ctx, addr)
+			n.metrics.observeForward(kind, err)
 		}
 		if !errors.Is(err, ErrNotLeader) {
 			return err
