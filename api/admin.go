@@ -41,6 +41,8 @@ func (s *server) routeAdmin(r *gin.Engine) {
 	g.DELETE("/users/:username/quota", s.adminResetUserQuota)
 	g.GET("/quotas/default", s.adminGetDefaultQuota)
 	g.PUT("/quotas/default", s.adminSetDefaultQuota)
+	g.GET("/catalog", s.adminGetCatalog)
+	g.PUT("/catalog", s.adminPutCatalog)
 }
 
 // adminAuth lets superusers through.
@@ -71,6 +73,7 @@ type userView struct {
 	Email       string    `json:"email"`
 	IsStaff     bool      `json:"is_staff"`
 	IsSuperuser bool      `json:"is_superuser"`
+	Permissions []string  `json:"permissions"`
 	DateJoined  string    `json:"date_joined"`
 	Quota       fsm.Quota `json:"quota"`
 	Usage       usageView `json:"usage"`
@@ -88,6 +91,7 @@ func viewUser(st *fsm.State, u *fsm.User) userView {
 		Email:       u.Email,
 		IsStaff:     u.IsStaff,
 		IsSuperuser: u.IsSuperuser,
+		Permissions: append([]string{}, u.Permissions...),
 		DateJoined:  time.Unix(0, u.Created).UTC().Format(time.RFC3339Nano),
 		Quota:       st.Quota(u),
 		Usage:       usageView{Preferences: u.PrefCount, Bytes: u.PrefBytes},
@@ -122,6 +126,8 @@ type userFields struct {
 	Email       *string `json:"email"`
 	IsStaff     *bool   `json:"is_staff"`
 	IsSuperuser *bool   `json:"is_superuser"`
+	// Permissions replaces the user's permission names.
+	Permissions *[]string `json:"permissions"`
 }
 
 // validate checks the fields that are set; creating needs a username.
@@ -143,6 +149,13 @@ func (f *userFields) validate(creating bool) fieldErrors {
 	}
 	if f.Password != nil && len(*f.Password) > 72 {
 		errs.add("password", "Ensure this field has no more than 72 characters.")
+	}
+	if f.Permissions != nil {
+		for _, p := range *f.Permissions {
+			if !validPermission(p) {
+				errs.add("permissions", fmt.Sprintf("%q is not a permission name (app_label.codename).", p))
+			}
+		}
 	}
 	return errs
 }
@@ -168,6 +181,8 @@ func adminResult(c *gin.Context, err *fsm.Error) {
 		respond(c, http.StatusBadRequest, fieldErrors{"username": {"A user with that username already exists."}})
 	case errors.Is(err, fsm.ErrUserNotFound), errors.Is(err, fsm.ErrTokenNotFound):
 		detail(c, http.StatusNotFound, msgNotFound)
+	case errors.Is(err, fsm.ErrSettingInvalid):
+		respond(c, http.StatusBadRequest, fieldErrors{"settings": {err.Key + ": " + err.Reason}})
 	default:
 		detail(c, http.StatusBadRequest, "Refused: "+err.Error())
 	}
@@ -196,6 +211,9 @@ func (s *server) adminCreateUser(c *gin.Context) {
 	}
 	cmd.IsStaff = f.IsStaff != nil && *f.IsStaff
 	cmd.IsSuperuser = f.IsSuperuser != nil && *f.IsSuperuser
+	if f.Permissions != nil {
+		cmd.Permissions = *f.Permissions
+	}
 	st, res, ok := s.adminApply(c, fsm.CmdCreateUser, cmd)
 	if ok {
 		s.adminShowUser(c, st, http.StatusCreated, res.ID)
@@ -286,7 +304,7 @@ func (s *server) adminUpdateUser(c *gin.Context) {
 	}
 	st, _, ok := s.adminApply(c, fsm.CmdUpdateUser, fsm.UpdateUser{
 		UserID: u.ID, Username: f.Username, Email: f.Email, PasswordHash: hash,
-		IsStaff: f.IsStaff, IsSuperuser: f.IsSuperuser,
+		IsStaff: f.IsStaff, IsSuperuser: f.IsSuperuser, Permissions: f.Permissions,
 	})
 	if ok {
 		s.adminShowUser(c, st, http.StatusOK, u.ID)
@@ -489,4 +507,68 @@ func validUsername(name string) bool {
 		}
 	}
 	return name != ""
+}
+
+// validPermission accepts Django's permission names: app_label.codename,
+// each part letters, digits and underscores.
+func validPermission(p string) bool {
+	app, code, ok := strings.Cut(p, ".")
+	word := func(s string) bool {
+		for _, r := range s {
+			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+		return s != ""
+	}
+	return ok && word(app) && word(code) && len(p) <= 255
+}
+
+// catalogBody is the admin API's catalogue document.
+type catalogBody struct {
+	// Replace drops every definition not listed; otherwise the listed ones
+	// are added or replaced and the rest kept.
+	Replace  bool             `json:"replace"`
+	Settings []fsm.SettingDef `json:"settings"`
+}
+
+func (s *server) adminGetCatalog(c *gin.Context) {
+	st, ok := s.read(c)
+	if !ok {
+		return
+	}
+	defs := []*fsm.SettingDef{}
+	for _, d := range st.CatalogAll() {
+		if r := c.Query("registry"); r != "" && string(d.Registry) != r {
+			continue
+		}
+		if sc := c.Query("scope"); sc != "" && string(d.Scope) != sc {
+			continue
+		}
+		defs = append(defs, d)
+	}
+	respond(c, http.StatusOK, gin.H{"version": st.CatalogVersion(), "settings": defs})
+}
+
+func (s *server) adminPutCatalog(c *gin.Context) {
+	var body catalogBody
+	if !decodeStrict(c, &body) {
+		return
+	}
+	errs := fieldErrors{}
+	for i := range body.Settings {
+		d := &body.Settings[i]
+		d.ID = 0
+		if why := fsm.CheckDef(d); why != "" {
+			errs.add("settings", fmt.Sprintf("%s: %s", d.Key, why))
+		}
+	}
+	if len(errs) > 0 {
+		respond(c, http.StatusBadRequest, errs)
+		return
+	}
+	st, _, ok := s.adminApply(c, fsm.CmdPutCatalog, fsm.PutCatalog{Defs: body.Settings, Replace: body.Replace})
+	if ok {
+		respond(c, http.StatusOK, gin.H{"version": st.CatalogVersion(), "settings": st.CatalogAll()})
+	}
 }

@@ -72,7 +72,7 @@ func TestAdmin(t *testing.T) {
 		if err := json.Unmarshal(r.body, &raw); err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(sortedKeys(raw), ","); got != "date_joined,email,id,is_staff,is_superuser,quota,usage,username" {
+		if got := strings.Join(sortedKeys(raw), ","); got != "date_joined,email,id,is_staff,is_superuser,permissions,quota,usage,username" {
 			t.Fatalf("fields %s", got)
 		}
 		u := decode[adminUser](t, r.body)

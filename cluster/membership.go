@@ -83,6 +83,9 @@ func (n *Node) establishLeadership(ctx context.Context) {
 	if m, ok := st.Member(n.cfg.NodeID); !ok || m.APIAddr != n.cfg.AdvertiseHTTP {
 		n.applyHousekeeping(ctx, fsm.CmdSetMember, fsm.SetMember{NodeID: n.cfg.NodeID, APIAddr: n.cfg.AdvertiseHTTP})
 	}
+	if len(n.catalog) > 0 && st.CatalogVersion() == 0 {
+		n.applyHousekeeping(ctx, fsm.CmdPutCatalog, fsm.PutCatalog{Defs: n.catalog})
+	}
 	if len(n.admin) > 0 {
 		if _, ok := st.UserByName(AdminUsername); !ok {
 			n.applyHousekeeping(ctx, fsm.CmdEnsureAdmin, fsm.EnsureAdmin{Username: AdminUsername, TokenName: "bootstrap", Digest: n.admin})

@@ -41,6 +41,9 @@ type Options struct {
 	// Clock returns the time the leader stamps into entries; nil means
 	// time.Now.
 	Clock func() time.Time
+	// DefaultCatalog is the settings catalogue a cluster starts with: the
+	// first leader installs it if no catalogue was ever set.
+	DefaultCatalog []fsm.SettingDef
 }
 
 // Node is one member of a prefsd cluster.
@@ -50,6 +53,7 @@ type Node struct {
 	metrics *Metrics
 	clock   func() time.Time
 	admin   []byte
+	catalog []fsm.SettingDef
 
 	fsm       *fsm.FSM
 	raft      *raft.Raft
@@ -86,6 +90,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		metrics: opts.Metrics,
 		clock:   opts.Clock,
 		admin:   opts.AdminTokenDigest,
+		catalog: opts.DefaultCatalog,
 		stop:    make(chan struct{}),
 		client: &http.Client{
 			Transport: &http.Transport{

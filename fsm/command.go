@@ -25,6 +25,8 @@ const (
 	CmdSetMember       CmdType = 9
 	CmdRemoveMember    CmdType = 10
 	CmdEnsureAdmin     CmdType = 11
+	CmdPutCatalog      CmdType = 12
+	CmdSetSettings     CmdType = 13
 )
 
 // String returns the command's name as used in metrics labels.
@@ -52,6 +54,10 @@ func (t CmdType) String() string {
 		return "remove_member"
 	case CmdEnsureAdmin:
 		return "ensure_admin"
+	case CmdPutCatalog:
+		return "put_catalog"
+	case CmdSetSettings:
+		return "set_settings"
 	}
 	return "unknown"
 }
@@ -61,7 +67,7 @@ func CmdTypes() []CmdType {
 	return []CmdType{
 		CmdCreateUser, CmdUpdateUser, CmdDeleteUser, CmdCreateToken, CmdDeleteToken,
 		CmdSetDefaultQuota, CmdSetUserQuota, CmdPatchPrefs, CmdSetMember, CmdRemoveMember,
-		CmdEnsureAdmin,
+		CmdEnsureAdmin, CmdPutCatalog, CmdSetSettings,
 	}
 }
 
@@ -128,6 +134,9 @@ type CreateUser struct {
 	PasswordHash string `json:"password_hash,omitempty"`
 	IsStaff      bool   `json:"is_staff,omitempty"`
 	IsSuperuser  bool   `json:"is_superuser,omitempty"`
+	// Permissions are Django-style permission names, e.g.
+	// "dynamic_preferences.change_globalpreferencemodel".
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // UpdateUser changes the fields that are set. UserID names the user.
@@ -138,6 +147,8 @@ type UpdateUser struct {
 	PasswordHash *string `json:"password_hash,omitempty"`
 	IsStaff      *bool   `json:"is_staff,omitempty"`
 	IsSuperuser  *bool   `json:"is_superuser,omitempty"`
+	// Permissions, if set, replaces the user's permission names.
+	Permissions *[]string `json:"permissions,omitempty"`
 }
 
 // DeleteUser removes a user with its tokens and preferences.
@@ -208,6 +219,25 @@ type EnsureAdmin struct {
 	Username  string `json:"username"`
 	TokenName string `json:"token_name"`
 	Digest    []byte `json:"digest,omitempty"`
+}
+
+// PutCatalog adds or replaces setting definitions. With Replace, every
+// definition not in Defs is removed first; values stored under a removed
+// definition are kept, and shown as obsolete. A definition keeps its id for
+// as long as its key stays defined.
+type PutCatalog struct {
+	Defs    []SettingDef `json:"defs"`
+	Replace bool         `json:"replace,omitempty"`
+}
+
+// SetSettings stores setting values in canonical form, all or nothing:
+// every key must be defined in the registry and scope, and every value
+// valid. UserID is 0 for global settings.
+type SetSettings struct {
+	Registry Registry `json:"registry"`
+	Scope    Scope    `json:"scope"`
+	UserID   uint64   `json:"user_id,omitempty"`
+	Values   []KV     `json:"values"`
 }
 
 // Result is what Apply returns for a command entry. Err is nil on success.

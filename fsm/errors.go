@@ -15,6 +15,8 @@ type Error struct {
 	Key string `json:"key,omitempty"`
 	// Limit is the quota limit in force, for quota errors.
 	Limit int64 `json:"limit,omitempty"`
+	// Reason says why a setting value was refused (Reason* constants).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Error returns a human-readable form of e.
@@ -25,6 +27,9 @@ func (e *Error) Error() string {
 	}
 	if e.Limit != 0 {
 		msg += fmt.Sprintf(" (limit %d)", e.Limit)
+	}
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
 	}
 	return msg
 }
@@ -68,6 +73,12 @@ var (
 	ErrValueTooLong = &Error{Code: "value_too_long"}
 	// ErrKeyTooLong means a key is longer than max_key_length characters.
 	ErrKeyTooLong = &Error{Code: "key_too_long"}
+	// ErrSettingUnknown means a setting key has no definition in the
+	// catalogue. Key names it.
+	ErrSettingUnknown = &Error{Code: "setting_unknown"}
+	// ErrSettingInvalid means a setting value, or a definition, was
+	// refused. Key names it and Reason says why.
+	ErrSettingInvalid = &Error{Code: "setting_invalid"}
 )
 
 // IsQuotaError reports whether err is one of the quota refusals.

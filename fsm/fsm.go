@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -158,6 +159,8 @@ type tx struct {
 	userTokens *txn[[]byte]
 	prefs      *txn[string]
 	members    *txn[*Member]
+	catalog    *txn[*SettingDef]
+	settings   *txn[string]
 	// now is the leader's time for the entry being applied.
 	now int64
 }
@@ -171,6 +174,8 @@ func begin(s *State) *tx {
 		userTokens: newTxn(s.userTokens),
 		prefs:      newTxn(s.prefs),
 		members:    newTxn(s.members),
+		catalog:    newTxn(s.catalog),
+		settings:   newTxn(s.settings),
 	}
 }
 
@@ -183,6 +188,8 @@ func (t *tx) commit() *State {
 		userTokens: t.userTokens.commit(),
 		prefs:      t.prefs.commit(),
 		members:    t.members.commit(),
+		catalog:    t.catalog.commit(),
+		settings:   t.settings.commit(),
 	}
 }
 
@@ -216,6 +223,10 @@ func (t *tx) apply(entry []byte) (CmdType, Result) {
 		return typ, decodeAnd(body, t.removeMember)
 	case CmdEnsureAdmin:
 		return typ, decodeAnd(body, t.ensureAdmin)
+	case CmdPutCatalog:
+		return typ, decodeAnd(body, t.putCatalog)
+	case CmdSetSettings:
+		return typ, decodeAnd(body, t.setSettings)
 	}
 	return typ, Result{Err: ErrInvalidCommand}
 }
@@ -254,6 +265,7 @@ func (t *tx) createUser(c *CreateUser) Result {
 		PasswordHash: c.PasswordHash,
 		IsStaff:      c.IsStaff,
 		IsSuperuser:  c.IsSuperuser,
+		Permissions:  sortedSet(c.Permissions),
 		Created:      t.now,
 		Updated:      t.now,
 	}
@@ -294,6 +306,9 @@ func (t *tx) updateUser(c *UpdateUser) Result {
 	if c.IsSuperuser != nil {
 		u.IsSuperuser = *c.IsSuperuser
 	}
+	if c.Permissions != nil {
+		u.Permissions = sortedSet(*c.Permissions)
+	}
 	u.Updated = t.now
 	t.putUser(&u)
 	return Result{ID: u.ID}
@@ -311,6 +326,7 @@ func (t *tx) deleteUser(c *DeleteUser) Result {
 		}
 	}
 	t.userTokens.delPrefix(prefix)
+	t.settings.delPrefix(prefix)
 	deleted := t.prefs.delPrefix(prefix)
 	t.names.del([]byte(foldName(u.Username)))
 	t.users.del(prefix)
@@ -474,4 +490,81 @@ func (t *tx) ensureAdmin(c *EnsureAdmin) Result {
 		return tok
 	}
 	return res
+}
+
+// sortedSet returns the distinct non-empty strings of in, sorted.
+func sortedSet(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// putCatalog checks every definition, then stores them. New keys get ids in
+// the order given; a key already defined keeps its id.
+func (t *tx) putCatalog(c *PutCatalog) Result {
+	seen := make(map[string]bool, len(c.Defs))
+	for i := range c.Defs {
+		d := &c.Defs[i]
+		if why := CheckDef(d); why != "" {
+			return Result{Err: &Error{Code: ErrSettingInvalid.Code, Key: d.Key, Reason: ReasonBadDef + ": " + why}}
+		}
+		k := string(catalogKey(d.Registry, d.Scope, d.Key))
+		if seen[k] {
+			return Result{Err: &Error{Code: ErrSettingInvalid.Code, Key: d.Key, Reason: ReasonBadDef + ": defined twice"}}
+		}
+		seen[k] = true
+	}
+	if c.Replace {
+		for _, k := range t.catalog.keys(nil) {
+			if !seen[string(k)] {
+				t.catalog.del(k)
+			}
+		}
+	}
+	for i := range c.Defs {
+		d := c.Defs[i]
+		k := catalogKey(d.Registry, d.Scope, d.Key)
+		if old, ok := t.catalog.get(k); ok {
+			d.ID = old.ID
+		} else {
+			d.ID = t.nextID()
+		}
+		d.Choices = slices.Clone(d.Choices)
+		t.catalog.put(k, &d)
+	}
+	t.meta.CatalogVersion++
+	return Result{ID: t.meta.CatalogVersion}
+}
+
+// setSettings checks every value against its definition, then stores them.
+func (t *tx) setSettings(c *SetSettings) Result {
+	switch {
+	case c.Scope == ScopeGlobal && c.UserID != 0:
+		return Result{Err: ErrInvalidArgument.with("user_id", 0)}
+	case c.Scope != ScopeGlobal:
+		if _, ok := t.user(c.UserID); !ok {
+			return Result{Err: ErrUserNotFound}
+		}
+	}
+	for _, kv := range c.Values {
+		d, ok := t.catalog.get(catalogKey(c.Registry, c.Scope, kv.Key))
+		if !ok {
+			return Result{Err: ErrSettingUnknown.with(kv.Key, 0)}
+		}
+		if why := ValidateSetting(d, kv.Value); why != "" {
+			return Result{Err: &Error{Code: ErrSettingInvalid.Code, Key: kv.Key, Reason: why}}
+		}
+	}
+	for _, kv := range c.Values {
+		t.settings.put(settingKey(c.UserID, c.Registry, c.Scope, kv.Key), kv.Value)
+	}
+	return Result{ID: c.UserID}
 }

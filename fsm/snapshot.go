@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/raft"
 )
@@ -28,10 +29,20 @@ type snapshotHeader struct {
 
 // record is one line of a snapshot after the header; exactly one field is set.
 type record struct {
-	User   *User      `json:"user,omitempty"`
-	Token  *Token     `json:"token,omitempty"`
-	Pref   *prefEntry `json:"pref,omitempty"`
-	Member *Member    `json:"member,omitempty"`
+	User   *User       `json:"user,omitempty"`
+	Token  *Token      `json:"token,omitempty"`
+	Pref   *prefEntry  `json:"pref,omitempty"`
+	Member *Member     `json:"member,omitempty"`
+	Def    *SettingDef `json:"def,omitempty"`
+	Value  *valueEntry `json:"value,omitempty"`
+}
+
+type valueEntry struct {
+	UserID   uint64   `json:"u,omitempty"`
+	Registry Registry `json:"r"`
+	Scope    Scope    `json:"s"`
+	Key      string   `json:"k"`
+	Value    string   `json:"v"`
 }
 
 type prefEntry struct {
@@ -90,6 +101,19 @@ func (s *State) Encode(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.catalog.Root().Walk(func(_ []byte, d *SettingDef) bool { return emit(record{Def: d}) })
+	if err != nil {
+		return err
+	}
+	s.settings.Root().Walk(func(k []byte, v string) bool {
+		id := binary.BigEndian.Uint64(k[:8])
+		r, rest, _ := strings.Cut(string(k[8:]), "\x00")
+		sc, key, _ := strings.Cut(rest, "\x00")
+		return emit(record{Value: &valueEntry{UserID: id, Registry: Registry(r), Scope: Scope(sc), Key: key, Value: v}})
+	})
+	if err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -132,6 +156,13 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			t.prefs.put(prefKey(rec.Pref.UserID, rec.Pref.Key), rec.Pref.Value)
 		case rec.Member != nil:
 			t.members.put([]byte(rec.Member.NodeID), rec.Member)
+		case rec.Def != nil:
+			t.catalog.put(catalogKey(rec.Def.Registry, rec.Def.Scope, rec.Def.Key), rec.Def)
+		case rec.Value != nil:
+			if _, ok := t.user(rec.Value.UserID); rec.Value.UserID != 0 && !ok {
+				return nil, fmt.Errorf("%w: setting of unknown user %d", ErrBadSnapshot, rec.Value.UserID)
+			}
+			t.settings.put(settingKey(rec.Value.UserID, rec.Value.Registry, rec.Value.Scope, rec.Value.Key), rec.Value.Value)
 		default:
 			return nil, fmt.Errorf("%w: empty record", ErrBadSnapshot)
 		}

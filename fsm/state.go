@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"strings"
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
@@ -19,6 +21,8 @@ type User struct {
 	Created      int64      `json:"created"`
 	Updated      int64      `json:"updated"`
 	Quota        QuotaPatch `json:"quota"`
+	// Permissions are Django-style permission names the user holds, sorted.
+	Permissions []string `json:"permissions,omitempty"`
 	// PrefCount and PrefBytes are the user's usage: how many free-form
 	// preferences the user holds and their keys' and values' total bytes.
 	PrefCount int64 `json:"pref_count"`
@@ -49,6 +53,9 @@ type meta struct {
 	NextID uint64 `json:"next_id"`
 	// DefaultQuota is the quota in force for users without overrides.
 	DefaultQuota Quota `json:"default_quota"`
+	// CatalogVersion counts the catalogue changes applied; 0 means the
+	// catalogue was never set, so a new leader installs the default one.
+	CatalogVersion uint64 `json:"catalog_version,omitempty"`
 }
 
 // State is one immutable version of the replicated state. Every method is a
@@ -67,6 +74,11 @@ type State struct {
 	prefs *iradix.Tree[string]
 	// members maps node id to the member.
 	members *iradix.Tree[*Member]
+	// catalog maps registry, scope and key to a setting definition.
+	catalog *iradix.Tree[*SettingDef]
+	// settings maps user id (0 for global) + registry, scope and key to a
+	// canonical setting value.
+	settings *iradix.Tree[string]
 }
 
 // newState returns the empty state a cluster starts from.
@@ -79,6 +91,8 @@ func newState() *State {
 		userTokens: iradix.New[[]byte](),
 		prefs:      iradix.New[string](),
 		members:    iradix.New[*Member](),
+		catalog:    iradix.New[*SettingDef](),
+		settings:   iradix.New[string](),
 	}
 }
 
@@ -104,6 +118,9 @@ func foldName(username string) string {
 
 // Index returns the raft index of the last entry applied to this state.
 func (s *State) Index() uint64 { return s.meta.Index }
+
+// CatalogVersion counts the catalogue changes applied so far.
+func (s *State) CatalogVersion() uint64 { return s.meta.CatalogVersion }
 
 // DefaultQuota returns the quota in force for users without overrides.
 func (s *State) DefaultQuota() Quota { return s.meta.DefaultQuota }
@@ -195,4 +212,59 @@ func (s *State) Member(nodeID string) (Member, bool) {
 		return Member{}, false
 	}
 	return *m, true
+}
+
+// HasPermission reports whether u holds a permission, as Django's
+// has_perm does: superusers hold every permission.
+func (u *User) HasPermission(perm string) bool {
+	if u.IsSuperuser {
+		return true
+	}
+	_, found := slices.BinarySearch(u.Permissions, perm)
+	return found
+}
+
+// SettingDef returns a setting's definition.
+func (s *State) SettingDef(r Registry, sc Scope, key string) (*SettingDef, bool) {
+	return s.catalog.Get(catalogKey(r, sc, key))
+}
+
+// Catalog returns the definitions of a registry and scope, in the order
+// they were first defined.
+func (s *State) Catalog(r Registry, sc Scope) []*SettingDef {
+	var out []*SettingDef
+	s.catalog.Root().WalkPrefix(catalogKey(r, sc, ""), func(_ []byte, d *SettingDef) bool {
+		out = append(out, d)
+		return false
+	})
+	slices.SortFunc(out, func(a, b *SettingDef) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// CatalogAll returns every definition, in the order they were first defined.
+func (s *State) CatalogAll() []*SettingDef {
+	out := make([]*SettingDef, 0, 64)
+	s.catalog.Root().Walk(func(_ []byte, d *SettingDef) bool {
+		out = append(out, d)
+		return false
+	})
+	slices.SortFunc(out, func(a, b *SettingDef) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Setting returns a stored setting value. userID is 0 for global settings.
+func (s *State) Setting(userID uint64, r Registry, sc Scope, key string) (string, bool) {
+	return s.settings.Get(settingKey(userID, r, sc, key))
+}
+
+// Settings returns the stored values of a registry and scope for a user (0
+// for global), ordered by key, including values whose definition is gone.
+func (s *State) Settings(userID uint64, r Registry, sc Scope) []KV {
+	var out []KV
+	prefix := settingKey(userID, r, sc, "")
+	s.settings.Root().WalkPrefix(prefix, func(k []byte, v string) bool {
+		out = append(out, KV{Key: string(k[len(prefix):]), Value: v})
+		return false
+	})
+	return out
 }

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -402,7 +403,7 @@ func TestEnsureAdmin(t *testing.T) {
 			if !ok {
 				t.Fatalf("admin %d not found", want.ID)
 			}
-			if *u != want {
+			if !reflect.DeepEqual(*u, want) {
 				t.Errorf("admin = %+v, want %+v", *u, want)
 			}
 			toks := s.Tokens(want.ID)

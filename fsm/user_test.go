@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"reflect"
 	"testing"
 )
 
@@ -101,7 +102,7 @@ func TestCreateUser(t *testing.T) {
 				Created:      testNow,
 				Updated:      testNow,
 			}
-			if *u != want {
+			if !reflect.DeepEqual(*u, want) {
 				t.Errorf("user = %+v, want %+v", *u, want)
 			}
 			for _, n := range []string{tt.give.Username, lowerASCIIOnly(tt.give.Username), upperASCIIOnly(tt.give.Username)} {
@@ -228,7 +229,7 @@ func TestUpdateUser(t *testing.T) {
 			if !ok {
 				t.Fatal("user 1 gone")
 			}
-			if *u != tt.want {
+			if !reflect.DeepEqual(*u, tt.want) {
 				t.Errorf("user = %+v, want %+v", *u, tt.want)
 			}
 			for _, n := range tt.wantNames {
