@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/json"
 	"math"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -187,8 +188,11 @@ func ValidateSetting(d *SettingDef, v string) string {
 		}
 		num = float64(n)
 	case TypeFloat, TypeDecimal:
+		if strings.Trim(v, "0123456789.eE+-") != "" {
+			return ReasonType // no hexadecimal, underscores or spaces
+		}
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || strings.TrimSpace(v) != v {
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return ReasonType
 		}
 		num = f
@@ -198,8 +202,12 @@ func ValidateSetting(d *SettingDef, v string) string {
 		}
 	case TypeMultipleChoice:
 		var items []string
-		if json.Unmarshal([]byte(v), &items) != nil || items == nil || !slices.IsSorted(items) {
+		if json.Unmarshal([]byte(v), &items) != nil || items == nil || !slices.IsSorted(items) ||
+			len(slices.Compact(slices.Clone(items))) != len(items) {
 			return ReasonType
+		}
+		if canon, _ := json.Marshal(items); string(canon) != v {
+			return ReasonType // one spelling per value: compact JSON
 		}
 		for _, it := range items {
 			if !hasChoice(d.Choices, it) {
@@ -246,11 +254,19 @@ func ValidateSetting(d *SettingDef, v string) string {
 			return ReasonValidator
 		}
 	case "url":
-		if v != "" && !strings.Contains(v, "://") && !strings.HasPrefix(v, "localhost") {
+		if v != "" && !validURL(v) {
 			return ReasonValidator
 		}
 	}
 	return ""
+}
+
+// validURL accepts an absolute http or https URL with a host, as
+// InvenTree's base URL validator does (a top-level domain is optional).
+func validURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		!strings.ContainsAny(v, " \t\n")
 }
 
 func hasChoice(cs []Choice, v string) bool {
@@ -289,9 +305,10 @@ func validDuration(v string) bool {
 	if len(parts) != 3 {
 		return false
 	}
+	limits := []int{23, 59, 59} // Django writes whole days as a day count
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || len(p) != 2 || n < 0 || (i > 0 && n > 59) {
+		if err != nil || len(p) != 2 || n < 0 || n > limits[i] {
 			return false
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prefsd/prefsd/api"
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/config"
+	"github.com/prefsd/prefsd/config/catalog"
 )
 
 // run starts a node and serves until ctx ends, then shuts down in order:
@@ -63,6 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		adminDigest = api.TokenDigest(adminToken)
 	}
 
+	defaultCatalog, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
@@ -72,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RaftLogOutput:    stderr,
 		Metrics:          cluster.NewMetrics(reg),
 		AdminTokenDigest: adminDigest,
+		DefaultCatalog:   defaultCatalog,
 	})
 	if err != nil {
 		ln.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/prefsd/prefsd/api"
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/config"
+	"github.com/prefsd/prefsd/config/catalog"
 )
 
 // The secrets every test node shares.
@@ -107,12 +108,18 @@ func Start(t testing.TB, o Options) *Node {
 		logs = io.Discard
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", o.ID)
+	defaultCatalog, err := catalog.Default()
+	if err != nil {
+		ln.Close()
+		t.Fatalf("node %s: %v", o.ID, err)
+	}
 	reg := prometheus.NewRegistry()
 	node, err := cluster.Open(cfg, cluster.Options{
 		Logger:           log,
 		RaftLogOutput:    logs,
 		Metrics:          cluster.NewMetrics(reg),
 		AdminTokenDigest: api.TokenDigest(AdminToken),
+		DefaultCatalog:   defaultCatalog,
 	})
 	if err != nil {
 		ln.Close()
