@@ -101,6 +101,8 @@ func New(opts Options) http.Handler {
 
 	s.routeEdx(r)
 	s.routeLayout(r)
+	s.routeDynPrefs(r)
+	s.routeInvenTree(r)
 	s.routeAdmin(r)
 	s.routeCluster(r)
 	return r

@@ -87,6 +87,9 @@ type SettingDef struct {
 	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
 	// Validator names a built-in check: "currency_codes" or "url".
 	Validator string `json:"validator,omitempty" yaml:"validator,omitempty"`
+	// Message, if set, is what dialects answer when Regex or Validator
+	// refuses a value, as a Django validator's own message would be.
+	Message string `json:"message,omitempty" yaml:"message,omitempty"`
 	// Hidden settings are listed but not shown in user interfaces;
 	// Protected ones never show their value.
 	Hidden    bool `json:"hidden,omitempty" yaml:"hidden,omitempty"`
