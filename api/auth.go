@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -107,4 +108,54 @@ func currentUser(c *gin.Context) *fsm.User {
 	u, _ := c.Get(userKey)
 	user, _ := u.(*fsm.User)
 	return user
+}
+
+// drfTokenAuth authenticates as a DRF view whose first authentication
+// class is TokenAuthentication (InvenTree's and django-dynamic-preferences'
+// views): refused credentials get 401 with DRF's message and the "Token"
+// challenge whatever the view; an anonymous caller gets the same 401 with
+// msgNotAuthenticated only where required is true. It answers errors
+// itself and returns the caller, nil for an anonymous one.
+//
+// The edX and layout dialects keep their own prelude on purpose: Open
+// edX answers Bearer failures with an error_code body and names the
+// challenge of the view's first class, and djangorestframework-jwt names a
+// `JWT realm="api"` challenge.
+func (s *server) drfTokenAuth(c *gin.Context, required bool) (*fsm.User, bool) {
+	cr := s.authenticate(c)
+	switch {
+	case cr.err != nil:
+		clusterError(c, cr.err)
+		return nil, false
+	case cr.failure != authOK:
+		c.Header("WWW-Authenticate", "Token")
+		detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
+		return nil, false
+	case cr.user == nil && required:
+		c.Header("WWW-Authenticate", "Token")
+		detail(c, http.StatusUnauthorized, msgNotAuthenticated)
+		return nil, false
+	}
+	return cr.user, true
+}
+
+// drfAuthFailureMessage is DRF's message for refused Token or JWT credentials,
+// which every dialect but Open edX's Bearer authentication answers with.
+func drfAuthFailureMessage(cr credentials) string {
+	if cr.scheme == "jwt" {
+		switch cr.failure {
+		case authNotProvided:
+			return "Invalid Authorization header. No credentials provided."
+		case authMalformed:
+			return "Invalid Authorization header. Credentials string should not contain spaces."
+		}
+		return "Error decoding signature."
+	}
+	switch cr.failure {
+	case authNotProvided:
+		return "Invalid token header. No credentials provided."
+	case authMalformed:
+		return "Invalid token header. Token string should not contain spaces."
+	}
+	return "Invalid token."
 }

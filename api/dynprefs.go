@@ -128,25 +128,15 @@ func (v *dynView) pre(methods []string) []gin.HandlerFunc {
 			detail(c, http.StatusNotAcceptable, msgDynNotAcceptable)
 			return
 		}
-		cr := v.s.authenticate(c)
-		switch {
-		case cr.err != nil:
-			clusterError(c, cr.err)
+		u, ok := v.s.drfTokenAuth(c, true)
+		if !ok {
 			return
-		case cr.failure != authOK:
-			// The first authentication class, token, names the challenge.
-			c.Header("WWW-Authenticate", "Token")
-			detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
-			return
-		case cr.user == nil:
-			c.Header("WWW-Authenticate", "Token")
-			detail(c, http.StatusUnauthorized, msgNotAuthenticated)
-			return
-		case v.scope == fsm.ScopeGlobal && !cr.user.HasPermission(dynPermChange):
+		}
+		if v.scope == fsm.ScopeGlobal && !u.HasPermission(dynPermChange) {
 			detail(c, http.StatusForbidden, msgPermissionDenied)
 			return
 		}
-		c.Set(userKey, cr.user)
+		c.Set(userKey, u)
 		c.Next()
 	}}
 }
@@ -326,7 +316,7 @@ func (v *dynView) update(c *gin.Context) {
 		return
 	}
 	if body.kind != 'o' {
-		msg := "Invalid data. Expected a dictionary, but got " + dynPyTypeName(body) + "."
+		msg := "Invalid data. Expected a dictionary, but got " + pyKindName(body.kind) + "."
 		if body.kind == 'n' {
 			msg = "No data provided"
 		}
@@ -727,6 +717,14 @@ func dynPyIsoformat(t time.Time) string {
 // strings for a form (the last of repeated fields). An empty body is an
 // empty object, whatever its media type, as DRF has it; a body without a
 // Content-Type is read as JSON. It answers errors itself.
+//
+// It is not shared with edxBody, layoutBody or itValue on purpose: each
+// product's parsers differ. Here a body without a Content-Type is JSON,
+// JSON is Python's json.loads with its own messages (dynPyLoads), media
+// types are matched after mime.ParseMediaType, and a form keeps every
+// field; InvenTree answers 415 without a Content-Type and reads only the
+// value field, Open edX reads any body as JSON, and the layout service
+// decodes with encoding/json's messages.
 func dynBody(c *gin.Context) (pyValue, bool) {
 	body, err := readBody(c)
 	if bodyError(c, err) {
@@ -748,7 +746,7 @@ func dynBody(c *gin.Context) (pyValue, bool) {
 	case ct == "" || matches("application", "json"):
 		v, msg := dynPyLoads(body)
 		if msg != "" {
-			detail(c, http.StatusBadRequest, "JSON parse error - "+msg)
+			parseError(c, errors.New(msg))
 			return pyValue{}, false
 		}
 		return v, true
@@ -776,25 +774,6 @@ func dynMember(v pyValue, key string) (pyValue, bool) {
 	return pyValue{}, false
 }
 
-// dynPyTypeName is the Python type name of a parsed JSON value.
-func dynPyTypeName(v pyValue) string {
-	switch v.kind {
-	case 'n':
-		return "NoneType"
-	case 'b':
-		return "bool"
-	case 'i':
-		return "int"
-	case 'f':
-		return "float"
-	case 's':
-		return "str"
-	case 'a':
-		return "list"
-	}
-	return "dict"
-}
-
 // dynFormObject builds an object of strings from ordered fields: each key at
 // its first position with its last value, as QueryDict.__getitem__ gives.
 func dynFormObject(pairs [][2]string) pyValue {
@@ -816,6 +795,10 @@ func dynFormObject(pairs [][2]string) pyValue {
 // dynPyParseForm parses an urlencoded body as Django's QueryDict does: fields
 // split on &, blank values kept, + as space, bad escapes left as they are,
 // bad UTF-8 replaced.
+//
+// It is not itParseQS: Django's QueryDict decodes a body that is not UTF-8
+// as ISO-8859-1 as a whole, where InvenTree's parse_qs replaces the bad
+// bytes of each field. Both unquote with pyUnquotePlus.
 func dynPyParseForm(body []byte) pyValue {
 	text := string(body)
 	if !utf8.Valid(body) {
@@ -832,46 +815,16 @@ func dynPyParseForm(body []byte) pyValue {
 			continue
 		}
 		k, val, _ := strings.Cut(field, "=")
-		pairs = append(pairs, [2]string{dynPyUnquotePlus(k), dynPyUnquotePlus(val)})
+		pairs = append(pairs, [2]string{pyUnquotePlus(k), pyUnquotePlus(val)})
 	}
 	return dynFormObject(pairs)
 }
 
-// dynPyUnquotePlus is urllib.parse.unquote_plus with errors="replace".
-func dynPyUnquotePlus(s string) string {
-	s = strings.ReplaceAll(s, "+", " ")
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	unhex := func(b byte) (byte, bool) {
-		switch {
-		case b >= '0' && b <= '9':
-			return b - '0', true
-		case b >= 'a' && b <= 'f':
-			return b - 'a' + 10, true
-		case b >= 'A' && b <= 'F':
-			return b - 'A' + 10, true
-		}
-		return 0, false
-	}
-	var out []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				out = append(out, hi<<4|lo)
-				i += 2
-				continue
-			}
-		}
-		out = append(out, s[i])
-	}
-	return strings.ToValidUTF8(string(out), "\uFFFD")
-}
-
 // dynPyParseMultipart reads the form fields of a multipart body; file parts
 // are ignored (there is no file preference type).
+//
+// It is not itMultipartValue: InvenTree checks Django's boundary pattern
+// and lets a file part stand for its file name, and reads only "value".
 func dynPyParseMultipart(body []byte, boundary string) (pyValue, error) {
 	if boundary == "" {
 		return pyValue{}, errors.New("Invalid boundary in multipart: None")
@@ -904,9 +857,6 @@ func dynPyParseMultipart(body []byte, boundary string) (pyValue, error) {
 
 // dynPyJSONMaxDepth bounds nesting. Python fails far deeper, with a 500.
 const dynPyJSONMaxDepth = maxDepth
-
-// dynPyIntMaxDigits is Python's limit on converting text to an int.
-const dynPyIntMaxDigits = 4300
 
 type dynPyJSONDecoder struct {
 	s []rune
@@ -1022,6 +972,8 @@ func (d *dynPyJSONDecoder) scan(i, depth int) (pyValue, int, *dynPyJSONError) {
 	return d.number(i)
 }
 
+// dynIsDigit is an ASCII digit: JSON numbers, unlike int(), take no other
+// script's digits (see pyDigit for those).
 func dynIsDigit(r rune) bool { return r >= '0' && r <= '9' }
 
 // number is the C scanner's _match_number_unicode.
@@ -1066,10 +1018,10 @@ func (d *dynPyJSONDecoder) number(start int) (pyValue, int, *dynPyJSONError) {
 	if isFloat {
 		return pyValue{kind: 'f', num: lit}, i, nil
 	}
-	if digits := len(strings.TrimPrefix(lit, "-")); digits > dynPyIntMaxDigits {
+	if digits := len(strings.TrimPrefix(lit, "-")); digits > pyIntMaxDigits {
 		return pyValue{}, i, &dynPyJSONError{plain: true, msg: fmt.Sprintf(
 			"Exceeds the limit (%d digits) for integer string conversion: value has %d digits; use sys.set_int_max_str_digits() to increase the limit",
-			dynPyIntMaxDigits, digits)}
+			pyIntMaxDigits, digits)}
 	}
 	return pyValue{kind: 'i', num: lit}, i, nil
 }
@@ -1466,7 +1418,7 @@ func dynCleanInteger(v pyValue) (string, string) {
 	if dynPyEmpty(v) {
 		return "", msgDynRequired
 	}
-	n, ok := dynPyParseInt(dynStripDecimalZeros(pyStr(v)))
+	n, ok := pyParseInt(dynStripDecimalZeros(pyStr(v)))
 	if !ok {
 		return "", msgDynWholeNumber
 	}
@@ -1486,7 +1438,7 @@ func dynStripDecimalZeros(s string) string {
 			continue
 		}
 		rest := strings.TrimLeft(s[i+1:], "0")
-		if strings.TrimFunc(rest, dynPySpace) == "" {
+		if strings.TrimFunc(rest, pyIsSpace) == "" {
 			return s[:i]
 		}
 	}
@@ -1589,7 +1541,7 @@ func dynCleanRelated(v pyValue) (string, string) {
 		}
 		n, _ = big.NewFloat(math.Trunc(f)).Int(nil)
 	case 's':
-		n, ok = dynPyParseInt(v.s)
+		n, ok = pyParseInt(v.s)
 	default:
 		ok = false
 	}
@@ -1677,35 +1629,13 @@ func dynReasonMessage(d *fsm.SettingDef, canonical, reason string) string {
 // ---------------------------------------------------------------------------
 // Python's number parsing
 
-// dynPySpace is Python's str.isspace for one character.
-func dynPySpace(r rune) bool {
-	return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f
-}
-
-// dynPyDigit returns the value of a Unicode decimal digit, as Python's int()
-// and float() read any of them.
-func dynPyDigit(r rune) (int, bool) {
-	if r >= '0' && r <= '9' {
-		return int(r - '0'), true
-	}
-	if r < 0x80 || !unicode.Is(unicode.Nd, r) {
-		return 0, false
-	}
-	// Decimal digits come in runs of ten, each from 0 to 9.
-	zero := r
-	for unicode.Is(unicode.Nd, zero-1) {
-		zero--
-	}
-	return int(r-zero) % 10, true
-}
-
 // dynPyASCIIDigits replaces Unicode decimal digits with ASCII ones, which is
 // what Python's \d and int() make of them.
 func dynPyASCIIDigits(s string) string {
 	for _, r := range s {
 		if r >= 0x80 && unicode.Is(unicode.Nd, r) {
 			return strings.Map(func(r rune) rune {
-				if d, ok := dynPyDigit(r); ok {
+				if d, ok := pyDigit(r); ok {
 					return '0' + rune(d)
 				}
 				return r
@@ -1715,53 +1645,11 @@ func dynPyASCIIDigits(s string) string {
 	return s
 }
 
-// dynPyDigitPart reads digits with single underscores between them, as
-// Python's int(), float() and Decimal() accept, into ASCII digits.
-func dynPyDigitPart(rs []rune) (string, bool) {
-	var b strings.Builder
-	for i, r := range rs {
-		if r == '_' {
-			if i == 0 || i == len(rs)-1 || rs[i-1] == '_' {
-				return "", false
-			}
-			continue
-		}
-		d, ok := dynPyDigit(r)
-		if !ok {
-			return "", false
-		}
-		b.WriteByte(byte('0' + d))
-	}
-	return b.String(), b.Len() > 0
-}
-
-// dynPyParseInt is Python's int() of a string in base 10.
-func dynPyParseInt(s string) (*big.Int, bool) {
-	rs := []rune(strings.TrimFunc(s, dynPySpace))
-	neg := false
-	if len(rs) > 0 && (rs[0] == '+' || rs[0] == '-') {
-		neg = rs[0] == '-'
-		rs = rs[1:]
-	}
-	digits, ok := dynPyDigitPart(rs)
-	if !ok || len(digits) > dynPyIntMaxDigits {
-		return nil, false
-	}
-	n, ok := new(big.Int).SetString(digits, 10)
-	if !ok {
-		return nil, false
-	}
-	if neg {
-		n.Neg(n)
-	}
-	return n, true
-}
-
 // dynPyNumberParts splits a numeric literal into sign, integer digits,
 // fraction digits (either may be empty, not both) and exponent digits,
 // each as Python's float() and Decimal() accept them.
 func dynPyNumberParts(s string) (neg bool, intPart, frac string, exp int64, ok bool) {
-	rs := []rune(strings.TrimFunc(s, dynPySpace))
+	rs := []rune(strings.TrimFunc(s, pyIsSpace))
 	if len(rs) > 0 && (rs[0] == '+' || rs[0] == '-') {
 		neg = rs[0] == '-'
 		rs = rs[1:]
@@ -1780,12 +1668,12 @@ func dynPyNumberParts(s string) (neg bool, intPart, frac string, exp int64, ok b
 	}
 	var okI, okF bool
 	if len(whole) > 0 {
-		if intPart, okI = dynPyDigitPart(whole); !okI {
+		if intPart, okI = pyDigitPart(whole); !okI {
 			return false, "", "", 0, false
 		}
 	}
 	if len(fraction) > 0 {
-		if frac, okF = dynPyDigitPart(fraction); !okF {
+		if frac, okF = pyDigitPart(fraction); !okF {
 			return false, "", "", 0, false
 		}
 	}
@@ -1798,7 +1686,7 @@ func dynPyNumberParts(s string) (neg bool, intPart, frac string, exp int64, ok b
 			eneg = expRunes[0] == '-'
 			expRunes = expRunes[1:]
 		}
-		ed, okE := dynPyDigitPart(expRunes)
+		ed, okE := pyDigitPart(expRunes)
 		if !okE {
 			return false, "", "", 0, false
 		}

@@ -114,13 +114,13 @@ func TestDynPyFloatAndInt(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"42", "42"}, {" -7\n", "-7"}, {"+5", "5"}, {"007", "7"}, {"1_000", "1000"}, {"٤٢", "42"},
 	} {
-		n, ok := dynPyParseInt(c.in)
+		n, ok := pyParseInt(c.in)
 		if !ok || n.String() != c.want {
 			t.Errorf("int(%q) = %v %v, want %q", c.in, n, ok, c.want)
 		}
 	}
 	for _, bad := range []string{"", "1.0", "abc", "1__0", "_1", "0x1", "- 1"} {
-		if _, ok := dynPyParseInt(bad); ok {
+		if _, ok := pyParseInt(bad); ok {
 			t.Errorf("int(%q) accepted", bad)
 		}
 	}

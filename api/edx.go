@@ -108,26 +108,6 @@ func edxAuthFailure(cr credentials) any {
 	return gin.H{"detail": drfAuthFailureMessage(cr)}
 }
 
-// drfAuthFailureMessage is DRF's message for refused Token or JWT credentials.
-func drfAuthFailureMessage(cr credentials) string {
-	if cr.scheme == "jwt" {
-		switch cr.failure {
-		case authNotProvided:
-			return "Invalid Authorization header. No credentials provided."
-		case authMalformed:
-			return "Invalid Authorization header. Credentials string should not contain spaces."
-		}
-		return "Error decoding signature."
-	}
-	switch cr.failure {
-	case authNotProvided:
-		return "Invalid token header. No credentials provided."
-	case authMalformed:
-		return "Invalid token header. Token string should not contain spaces."
-	}
-	return "Invalid token."
-}
-
 // edxPair is Open edX's error pair.
 type edxPair struct {
 	DeveloperMessage string `json:"developer_message"`

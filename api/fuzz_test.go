@@ -240,6 +240,8 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		for _, target := range []string{
 			"/api/user/v1/preferences/" + srv.owner,
 			"/api/users/preferences/k/",
+			"/api/settings/user/",
+			"/api/preferences/user/",
 			"/api/admin/users",
 		} {
 			req, err := http.NewRequest(http.MethodGet, "http://prefsd.test"+target+"?consistency=stale", nil)

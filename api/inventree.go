@@ -163,7 +163,7 @@ func (s *server) itPrelude(v *itView) gin.HandlerFunc {
 		if !itNegotiate(c) {
 			return
 		}
-		u, ok := s.itAuth(c, true)
+		u, ok := s.drfTokenAuth(c, true)
 		if !ok {
 			return
 		}
@@ -235,27 +235,6 @@ func itMediaMatches(want, given string) bool {
 	return (sub == "*" || sub == wantSub) && (main == "*" || main == wantMain)
 }
 
-// itAuth authenticates as InvenTree's first authentication class does.
-// Refused credentials get 401 whatever the view; an anonymous caller gets
-// 401 only where required. It answers errors itself.
-func (s *server) itAuth(c *gin.Context, required bool) (*fsm.User, bool) {
-	cr := s.authenticate(c)
-	switch {
-	case cr.err != nil:
-		clusterError(c, cr.err)
-		return nil, false
-	case cr.failure != authOK:
-		c.Header("WWW-Authenticate", "Token")
-		detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
-		return nil, false
-	case cr.user == nil && required:
-		c.Header("WWW-Authenticate", "Token")
-		detail(c, http.StatusUnauthorized, msgNotAuthenticated)
-		return nil, false
-	}
-	return cr.user, true
-}
-
 // itNotFound is InvenTree's API catch-all view: anyone may call it, and it
 // answers with Django's JsonResponse, not Django REST framework's renderer.
 func (s *server) itNotFound(c *gin.Context) {
@@ -263,7 +242,7 @@ func (s *server) itNotFound(c *gin.Context) {
 	if !itNegotiate(c) {
 		return
 	}
-	if _, ok := s.itAuth(c, false); !ok {
+	if _, ok := s.drfTokenAuth(c, false); !ok {
 		return
 	}
 	itJSONResponse(c, http.StatusNotFound, []itPair{
@@ -273,6 +252,9 @@ func (s *server) itNotFound(c *gin.Context) {
 }
 
 // itOptions answers OPTIONS with Django REST framework's simple metadata.
+// It is not drf.go's options: InvenTree's golden bodies keep DRF's key
+// order (name, description, renders, parses), which options' map does not,
+// carry a view description, and the prelude has already set Allow.
 func itOptions(name, desc string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		respond(c, http.StatusOK, struct {
@@ -295,7 +277,7 @@ func (s *server) itInfoPrelude(c *gin.Context) {
 	if !itNegotiate(c) {
 		return
 	}
-	if _, ok := s.itAuth(c, false); !ok {
+	if _, ok := s.drfTokenAuth(c, false); !ok {
 		return
 	}
 	c.Next()
@@ -581,7 +563,7 @@ func (s *server) itList(v *itView) gin.HandlerFunc {
 func itSearch(rows []itRow, q itParams) []itRow {
 	raw, _ := q.get("search")
 	raw = strings.ReplaceAll(strings.ReplaceAll(raw, "\x00", ""), ",", " ")
-	terms := strings.FieldsFunc(raw, itIsSpace)
+	terms := strings.FieldsFunc(raw, pyIsSpace)
 	if len(terms) == 0 {
 		return rows
 	}
@@ -816,7 +798,7 @@ func itValue(c *gin.Context) (value string, present, ok bool) {
 		if v.kind != 'o' {
 			msg := "No data provided"
 			if v.kind != 'n' {
-				msg = fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", itKindName(v.kind))
+				msg = fmt.Sprintf("Invalid data. Expected a dictionary, but got %s.", pyKindName(v.kind))
 			}
 			respond(c, http.StatusBadRequest, fieldErrors{"non_field_errors": {msg}})
 			return "", false, false
@@ -839,23 +821,6 @@ func itValue(c *gin.Context) (value string, present, ok bool) {
 	}
 	unsupportedMediaType(c)
 	return "", false, false
-}
-
-// itKindName is the Python type name of a parsed JSON value.
-func itKindName(kind byte) string {
-	switch kind {
-	case 'a':
-		return "list"
-	case 's':
-		return "str"
-	case 'b':
-		return "bool"
-	case 'i':
-		return "int"
-	case 'f':
-		return "float"
-	}
-	return "dict"
 }
 
 // itBoundary is Django's check of a multipart boundary.
@@ -1039,7 +1004,7 @@ func itValidURL(v string) bool {
 		return true
 	}
 	scheme, rest, ok := strings.Cut(v, "://")
-	if !ok || (!strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https")) || strings.ContainsFunc(v, itIsSpace) {
+	if !ok || (!strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https")) || strings.ContainsFunc(v, pyIsSpace) {
 		return false
 	}
 	u, err := url.Parse(strings.ToLower(scheme) + "://" + rest)
@@ -1066,11 +1031,6 @@ func itValidURL(v string) bool {
 // ---------------------------------------------------------------------------
 // Python and Django helpers
 
-// itIsSpace is Python's str.isspace for one character.
-func itIsSpace(r rune) bool {
-	return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f
-}
-
 // itStr2Bool is InvenTree's str2bool: a truthy word, case-insensitively.
 func itStr2Bool(s string) bool {
 	switch strings.ToLower(s) {
@@ -1080,38 +1040,19 @@ func itStr2Bool(s string) bool {
 	return false
 }
 
-// itParseInt parses a string as Python's int() does: surrounding white
-// space, a sign, decimal digits of any script, single underscores between
-// digits. Values outside int64 are refused.
+// itParseInt parses a string as Python's int() does (pyIntLiteral) and
+// keeps it only if it fits an int64: InvenTree's integer settings and
+// page parameters are bounded far below, so a larger value is refused
+// here. Unlike pyParseInt, it sets no limit on the number of digits, so
+// leading zeros beyond Python's 4300-digit limit are still accepted, as
+// this dialect always has.
 func itParseInt(s string) (int64, bool) {
-	s = pyStrip(s)
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
+	neg, digits, ok := pyIntLiteral(s)
+	if !ok {
+		return 0, false
 	}
-	var n uint64
-	digits, prevUnderscore := 0, false
-	for _, r := range s {
-		if r == '_' {
-			if digits == 0 || prevUnderscore {
-				return 0, false
-			}
-			prevUnderscore = true
-			continue
-		}
-		d, ok := itDigit(r)
-		if !ok {
-			return 0, false
-		}
-		prevUnderscore = false
-		digits++
-		if n > (math.MaxUint64-uint64(d))/10 {
-			return 0, false
-		}
-		n = n*10 + uint64(d)
-	}
-	if digits == 0 || prevUnderscore {
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
 		return 0, false
 	}
 	switch {
@@ -1121,22 +1062,6 @@ func itParseInt(s string) (int64, bool) {
 		return int64(n), true
 	}
 	return 0, false
-}
-
-// itDigit returns the value of a decimal digit of any script (Unicode
-// category Nd, whose digits come in runs of ten from zero).
-func itDigit(r rune) (int, bool) {
-	if r >= '0' && r <= '9' {
-		return int(r - '0'), true
-	}
-	if !unicode.Is(unicode.Nd, r) {
-		return 0, false
-	}
-	start := r
-	for unicode.Is(unicode.Nd, start-1) {
-		start--
-	}
-	return int(r-start) % 10, true
 }
 
 // itParams is a parsed query string: keys in order of first appearance,
@@ -1156,7 +1081,7 @@ func itParseQS(raw string) itParams {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		q.add(itUnquotePlus(k), itUnquotePlus(v))
+		q.add(pyUnquotePlus(k), pyUnquotePlus(v))
 	}
 	return q
 }
@@ -1219,29 +1144,6 @@ func (q itParams) encode() string {
 		}
 	}
 	return b.String()
-}
-
-// itUnquotePlus is Python's unquote_plus with errors="replace".
-func itUnquotePlus(s string) string {
-	s = strings.ReplaceAll(s, "+", " ")
-	if !strings.Contains(s, "%") {
-		return strings.ToValidUTF8(s, "\uFFFD")
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && itIsHex(s[i+1]) && itIsHex(s[i+2]) {
-			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			b = append(b, byte(n))
-			i += 2
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-func itIsHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // itQuery returns the request's query parameters, parsed once.

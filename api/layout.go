@@ -202,22 +202,27 @@ func layoutBody(c *gin.Context) (map[string]any, bool) {
 	return obj, true
 }
 
-// pyTypeName is the Python type name of a decoded JSON value.
+// pyTypeName is the Python type name (pyKindName) of a value
+// encoding/json decoded: the layout dialect decodes its bodies into any,
+// not pyValue.
 func pyTypeName(v any) string {
+	kind := byte('o')
 	switch v := v.(type) {
+	case nil:
+		kind = 'n'
 	case []any:
-		return "list"
+		kind = 'a'
 	case string:
-		return "str"
+		kind = 's'
 	case bool:
-		return "bool"
+		kind = 'b'
 	case json.Number:
+		kind = 'i'
 		if strings.ContainsAny(string(v), ".eE") {
-			return "float"
+			kind = 'f'
 		}
-		return "int"
 	}
-	return "dict"
+	return pyKindName(kind)
 }
 
 // layoutValue validates the preferences field as DRF's CharField does and

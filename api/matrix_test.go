@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,25 +15,46 @@ import (
 	"github.com/prefsd/prefsd/internal/testnode"
 )
 
-// The authorization matrix of the edX and layout routes: every route ×
-// method × caller, with the status the reference (as document 002 amends
-// it) answers. A route registered under /api/user/ or /api/users/ without
-// rows here fails the test, so a new route cannot go unreviewed.
+// The authorization matrix of the edX, layout, InvenTree and
+// dynamic-preferences routes: every route × method × caller, with the
+// status the reference (as document 002 amends it) or, for InvenTree and
+// dynamic-preferences, the dialect and its golden files answer. A route
+// registered under one of matrixPrefixes without rows here fails the test,
+// so a new route cannot go unreviewed.
 
-// callers, in the order of a row's statuses.
-var matrixCallers = []string{"anonymous", "wrong token", "owner", "other", "staff", "superuser"}
+// matrixPrefixes are the path prefixes whose every route needs rows.
+var matrixPrefixes = []string{"/api/user/", "/api/users/", "/api/settings/", "/api/preferences/"}
 
-// matrixRow is one route and method: the statuses for each caller.
+// callers, in the order of a row's statuses. "owner" and "other" are plain
+// users; "perm" is a plain user holding dynPerm, and only the
+// dynamic-preferences rows have its column.
+var matrixCallers = []string{"anonymous", "wrong token", "owner", "other", "staff", "superuser", "perm"}
+
+// matrixRow is one route and method: the statuses for each caller, in
+// matrixCallers' order (the first len(want) of them).
 type matrixRow struct {
 	method string
 	route  string // the gin route template
-	want   [6]int
+	want   []int
 }
 
 const (
 	mxOwner = "mx_owner"
 	mxOther = "mx_other"
 	mxStaff = "mx_staff"
+	mxPerm  = "mx_perm"
+
+	// dynPerm is the permission django-dynamic-preferences' global viewset
+	// checks for every method.
+	dynPerm = "dynamic_preferences.change_globalpreferencemodel"
+
+	// The settings the InvenTree and dynamic-preferences rows address,
+	// from the test catalogues (itCatalogJSON, dpCatalog).
+	mxITGlobalKey = "INVENTREE_INSTANCE"       // a string
+	mxITUserKey   = "LABEL_INLINE"             // a boolean
+	mxITNotifKey  = "NOTIFICATION_METHOD_MAIL" // a boolean
+	mxDynGlobalID = "user__items_per_page"
+	mxDynUserID   = "misc__favourite_colour"
 )
 
 var (
@@ -44,7 +66,138 @@ var (
 // row makes a row; anonymous callers and wrong tokens always get 401, even
 // where the method is not allowed (authentication runs first).
 func row(method, route string, owner, other, staff, super int) matrixRow {
-	return matrixRow{method: method, route: route, want: [6]int{401, 401, owner, other, staff, super}}
+	return matrixRow{method: method, route: route, want: []int{401, 401, owner, other, staff, super}}
+}
+
+// dynRow makes a dynamic-preferences row, with the perm column.
+func dynRow(method, route string, owner, other, staff, super, perm int) matrixRow {
+	return matrixRow{method: method, route: route, want: []int{401, 401, owner, other, staff, super, perm}}
+}
+
+// bothSlashes returns a route template without and with its trailing slash.
+func bothSlashes(route string) []string { return []string{route, route + "/"} }
+
+// itMatrixRows are the InvenTree rows. Django REST framework runs
+// authentication, then permissions, then the method check: every caller
+// but an anonymous one or a wrong token may read every settings view; the
+// global views let only staff use an unsafe method (so a plain user's POST
+// is 403, a staff member's 405); user settings are always the caller's own;
+// a notification setting's pk names its owner, and another user's is 403,
+// whoever asks.
+func itMatrixRows() []matrixRow {
+	var rows []matrixRow
+	for _, r := range bothSlashes("/api/settings/global") {
+		rows = append(rows,
+			row(http.MethodGet, r, 200, 200, 200, 200),
+			row(http.MethodHead, r, 200, 200, 200, 200),
+			row(http.MethodOptions, r, 200, 200, 200, 200),
+			row(http.MethodPost, r, 403, 403, 405, 405),
+			row(http.MethodPut, r, 403, 403, 405, 405),
+			row(http.MethodPatch, r, 403, 403, 405, 405),
+			row(http.MethodDelete, r, 403, 403, 405, 405),
+		)
+	}
+	for _, r := range bothSlashes("/api/settings/global/:key") {
+		rows = append(rows,
+			row(http.MethodGet, r, 200, 200, 200, 200),
+			row(http.MethodHead, r, 200, 200, 200, 200),
+			row(http.MethodOptions, r, 200, 200, 200, 200),
+			row(http.MethodPut, r, 403, 403, 200, 200),
+			row(http.MethodPatch, r, 403, 403, 200, 200),
+			row(http.MethodPost, r, 403, 403, 405, 405),
+			row(http.MethodDelete, r, 403, 403, 405, 405),
+		)
+	}
+	for _, scope := range []string{"user", "notification"} {
+		for _, r := range bothSlashes("/api/settings/" + scope) {
+			rows = append(rows,
+				row(http.MethodGet, r, 200, 200, 200, 200),
+				row(http.MethodHead, r, 200, 200, 200, 200),
+				row(http.MethodOptions, r, 200, 200, 200, 200),
+				row(http.MethodPost, r, 405, 405, 405, 405),
+				row(http.MethodPut, r, 405, 405, 405, 405),
+				row(http.MethodPatch, r, 405, 405, 405, 405),
+				row(http.MethodDelete, r, 405, 405, 405, 405),
+			)
+		}
+	}
+	for _, r := range bothSlashes("/api/settings/user/:key") {
+		rows = append(rows,
+			row(http.MethodGet, r, 200, 200, 200, 200),
+			row(http.MethodHead, r, 200, 200, 200, 200),
+			row(http.MethodOptions, r, 200, 200, 200, 200),
+			row(http.MethodPut, r, 200, 200, 200, 200),
+			row(http.MethodPatch, r, 200, 200, 200, 200),
+			row(http.MethodPost, r, 405, 405, 405, 405),
+			row(http.MethodDelete, r, 405, 405, 405, 405),
+		)
+	}
+	for _, r := range bothSlashes("/api/settings/notification/:pk") {
+		// The pk is the owner's; OPTIONS does not look the object up.
+		rows = append(rows,
+			row(http.MethodGet, r, 200, 403, 403, 403),
+			row(http.MethodHead, r, 200, 403, 403, 403),
+			row(http.MethodOptions, r, 200, 200, 200, 200),
+			row(http.MethodPut, r, 200, 403, 403, 403),
+			row(http.MethodPatch, r, 200, 403, 403, 403),
+			row(http.MethodPost, r, 405, 405, 405, 405),
+			row(http.MethodDelete, r, 405, 405, 405, 405),
+		)
+	}
+	return rows
+}
+
+// dynMatrixRows are the dynamic-preferences rows. Authentication, then the
+// permission (the global viewset wants dynPerm for every method, which a
+// superuser holds and staff status does not give), then the method check;
+// user preferences are always the caller's own.
+func dynMatrixRows() []matrixRow {
+	var rows []matrixRow
+	for _, scope := range []string{"global", "user"} {
+		// ok makes a row whose callers may all use the view: in the global
+		// scope only the superuser and the permission holder may.
+		ok := func(method, route string, status int) matrixRow {
+			if scope == "global" {
+				return dynRow(method, route, 403, 403, 403, status, status)
+			}
+			return dynRow(method, route, status, status, status, status, status)
+		}
+		prefix := "/api/preferences/" + scope
+		for _, r := range bothSlashes(prefix) {
+			rows = append(rows,
+				ok(http.MethodGet, r, 200),
+				ok(http.MethodHead, r, 200),
+				ok(http.MethodOptions, r, 200),
+				ok(http.MethodPost, r, 405),
+				ok(http.MethodPut, r, 405),
+				ok(http.MethodPatch, r, 405),
+				ok(http.MethodDelete, r, 405),
+			)
+		}
+		for _, r := range bothSlashes(prefix + "/:pk") {
+			rows = append(rows,
+				ok(http.MethodGet, r, 200),
+				ok(http.MethodHead, r, 200),
+				ok(http.MethodOptions, r, 200),
+				ok(http.MethodPut, r, 200),
+				ok(http.MethodPatch, r, 200),
+				ok(http.MethodPost, r, 405),
+				ok(http.MethodDelete, r, 405),
+			)
+		}
+		for _, r := range bothSlashes(prefix + "/bulk") {
+			rows = append(rows,
+				ok(http.MethodPost, r, 200),
+				ok(http.MethodOptions, r, 200),
+				ok(http.MethodGet, r, 405),
+				ok(http.MethodHead, r, 405),
+				ok(http.MethodPut, r, 405),
+				ok(http.MethodPatch, r, 405),
+				ok(http.MethodDelete, r, 405),
+			)
+		}
+	}
+	return rows
 }
 
 func matrixRows() []matrixRow {
@@ -82,13 +235,41 @@ func matrixRows() []matrixRow {
 			row(http.MethodPatch, r, 405, 405, 405, 405),
 		)
 	}
+	rows = append(rows, itMatrixRows()...)
+	rows = append(rows, dynMatrixRows()...)
 	return rows
 }
 
-// concrete returns the path, Content-Type and body of a request on a row.
-func (r matrixRow) concrete() (path, ctype, body string) {
-	switch {
-	case r.edx():
+// concrete returns the path, Content-Type and body of a request on a row;
+// notifPK is the pk of the owner's notification setting.
+func (r matrixRow) concrete(notifPK string) (path, ctype, body string) {
+	write := r.method == http.MethodPost || r.method == http.MethodPut || r.method == http.MethodPatch
+	switch r.dialect() {
+	case "inventree":
+		key := mxITGlobalKey
+		value := `{"value": "mx"}`
+		if !strings.HasPrefix(r.route, "/api/settings/global") {
+			key, value = mxITUserKey, `{"value": "False"}`
+		}
+		path = strings.NewReplacer(":key", key, ":pk", notifPK).Replace(r.route)
+		if write {
+			return path, ctJSON, value
+		}
+		return path, "", ""
+	case "dynprefs":
+		id := mxDynGlobalID
+		if strings.HasPrefix(r.route, "/api/preferences/user") {
+			id = mxDynUserID
+		}
+		path = strings.Replace(r.route, ":pk", id, 1)
+		switch {
+		case !write:
+			return path, "", ""
+		case strings.Contains(r.route, "/bulk"):
+			return path, ctJSON, `{"` + id + `": "7"}`
+		}
+		return path, ctJSON, `{"value": "7"}`
+	case "edx":
 		path = strings.NewReplacer(":username", mxOwner, ":key", "test_key").Replace(r.route)
 	default:
 		path = strings.Replace(r.route, ":key", "lk", 1)
@@ -106,13 +287,52 @@ func (r matrixRow) concrete() (path, ctype, body string) {
 	return path, "", ""
 }
 
-func (r matrixRow) edx() bool { return strings.HasPrefix(r.route, "/api/user/v1/") }
+func (r matrixRow) edx() bool { return r.dialect() == "edx" }
+
+// dialect names the dialect serving the row's route.
+func (r matrixRow) dialect() string {
+	switch {
+	case strings.HasPrefix(r.route, "/api/user/v1/"):
+		return "edx"
+	case strings.HasPrefix(r.route, "/api/users/"):
+		return "layout"
+	case strings.HasPrefix(r.route, "/api/settings/"):
+		return "inventree"
+	case strings.HasPrefix(r.route, "/api/preferences/"):
+		return "dynprefs"
+	}
+	return ""
+}
+
+// scheme is the Authorization scheme the dialect's clients send.
+func (r matrixRow) scheme() string {
+	switch r.dialect() {
+	case "edx":
+		return "Bearer"
+	case "layout":
+		return "JWT"
+	}
+	return "Token"
+}
+
+// matrixRouted reports whether a registered path needs rows.
+func matrixRouted(path string) bool {
+	for _, p := range matrixPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
 
 func TestAuthorizationMatrix(t *testing.T) {
 	f := newFixture(t)
+	installDynCatalog(t, f)
+	installITCatalog(t, f, itCatalog(t))
 	rows := matrixRows()
 
-	// Every edX and layout route must have a row, and every row a route.
+	// Every route under matrixPrefixes must have a row, and every row a
+	// route.
 	h := api.New(api.Options{Cluster: f.node.Node, MaxBodyBytes: 1 << 20})
 	engine, ok := h.(*gin.Engine)
 	if !ok {
@@ -128,7 +348,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	registered := map[string]bool{}
 	for _, ri := range engine.Routes() {
-		if !strings.HasPrefix(ri.Path, "/api/user/") && !strings.HasPrefix(ri.Path, "/api/users/") {
+		if !matrixRouted(ri.Path) {
 			continue
 		}
 		k := ri.Method + " " + ri.Path
@@ -151,18 +371,27 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"other":     f.createUser(t, mxOther, false),
 		"staff":     f.createUser(t, mxStaff, true),
 		"superuser": testnode.AdminToken,
+		"perm":      f.createUser(t, mxPerm, false),
 	}
+	f.admin(t, http.MethodPatch, "/api/admin/users/"+mxPerm, map[string]any{"permissions": []string{dynPerm}}, http.StatusOK)
 	ids := map[string]uint64{}
 	st := f.node.FSM().State()
-	for _, name := range []string{mxOwner, mxOther, mxStaff, "admin"} {
+	for _, name := range []string{mxOwner, mxOther, mxStaff, mxPerm, "admin"} {
 		u, ok := st.UserByName(name)
 		if !ok {
 			t.Fatalf("user %s not in the local state", name)
 		}
 		ids[name] = u.ID
 	}
+	notif, ok := st.SettingDef(fsm.RegistryInvenTree, fsm.ScopeNotification, mxITNotifKey)
+	if !ok {
+		t.Fatalf("no InvenTree notification setting %s", mxITNotifKey)
+	}
+	notifPK := strconv.FormatUint(ids[mxOwner]<<20|notif.ID, 10)
 	// reset puts the preferences back as every cell expects them: the owner
 	// holds test_key and lk, nobody else holds anything the matrix writes.
+	// The InvenTree and dynamic-preferences rows need no reset: they write
+	// the same valid value every time, and no status depends on it.
 	touched := []string{"test_key", "lk", "mk"}
 	reset := func() {
 		t.Helper()
@@ -186,13 +415,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].route < rows[j].route })
 	for _, r := range rows {
-		path, ctype, body := r.concrete()
-		for i, caller := range matrixCallers {
+		path, ctype, body := r.concrete(notifPK)
+		for i, caller := range matrixCallers[:len(r.want)] {
 			var auth string
-			scheme := "Bearer"
-			if !r.edx() {
-				scheme = "JWT"
-			}
+			scheme := r.scheme()
 			switch caller {
 			case "anonymous":
 			case "wrong token":
@@ -211,7 +437,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r.edx() && (resp.status == 403 || resp.status == 404) && len(resp.body) != 0 {
 				t.Errorf("%s %s as %s: edX refusal %d has a body: %s", r.method, path, caller, resp.status, resp.body)
 			}
-			if resp.status >= 200 && resp.status < 300 && r.method != http.MethodGet && r.method != http.MethodHead && r.method != http.MethodOptions {
+			if (r.dialect() == "edx" || r.dialect() == "layout") && resp.status >= 200 && resp.status < 300 &&
+				r.method != http.MethodGet && r.method != http.MethodHead && r.method != http.MethodOptions {
 				reset()
 			}
 		}

@@ -269,9 +269,7 @@ func pyStrRepr(s string) string {
 // space, which is Go's unicode.IsSpace plus the ASCII separators U+001C to
 // U+001F.
 func pyStrip(s string) string {
-	return strings.TrimFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f
-	})
+	return strings.TrimFunc(s, pyIsSpace)
 }
 
 // pyPrintable approximates Python's str.isprintable for one character:

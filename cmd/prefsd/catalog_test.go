@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,11 @@ import (
 func TestCatalogApplyAndShow(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
 	testnode.WaitLeader(t, []*testnode.Node{n})
+	// The first leader installs the default catalogue, then the superuser.
 	testnode.Eventually(t, 20*time.Second, func() error {
-		if n.FSM().State().CatalogVersion() == 0 {
-			return os.ErrNotExist
+		st := n.FSM().State()
+		if _, ok := st.UserByName("admin"); !ok || st.CatalogVersion() == 0 {
+			return errors.New("no default catalogue or superuser yet")
 		}
 		return nil
 	})
