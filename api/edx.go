@@ -151,18 +151,29 @@ func sameUser(u *fsm.User, username string) bool {
 	return strings.EqualFold(u.Username, username)
 }
 
-func (s *server) edxGetAll(c *gin.Context) {
-	u, username := currentUser(c), c.Param("username")
-	if !edxCanRead(c, u, username) {
-		return
+// edxReadTarget applies the read rule and returns a state at the request's
+// consistency level with the user named in the URL, answering refusals
+// itself.
+func (s *server) edxReadTarget(c *gin.Context) (*fsm.State, *fsm.User, bool) {
+	username := c.Param("username")
+	if !edxCanRead(c, currentUser(c), username) {
+		return nil, nil, false
 	}
 	st, ok := s.read(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	target, ok := st.UserByName(username)
 	if !ok {
 		edxRefuse(c, http.StatusNotFound)
+		return nil, nil, false
+	}
+	return st, target, true
+}
+
+func (s *server) edxGetAll(c *gin.Context) {
+	st, target, ok := s.edxReadTarget(c)
+	if !ok {
 		return
 	}
 	out := map[string]string{}
@@ -173,17 +184,8 @@ func (s *server) edxGetAll(c *gin.Context) {
 }
 
 func (s *server) edxGetOne(c *gin.Context) {
-	u, username := currentUser(c), c.Param("username")
-	if !edxCanRead(c, u, username) {
-		return
-	}
-	st, ok := s.read(c)
+	st, target, ok := s.edxReadTarget(c)
 	if !ok {
-		return
-	}
-	target, ok := st.UserByName(username)
-	if !ok {
-		edxRefuse(c, http.StatusNotFound)
 		return
 	}
 	v, ok := st.Pref(target.ID, c.Param("key"))
