@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +101,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	// reloaders re-read files (keys, certificates) on SIGHUP; each names
+	// what it reloads.
+	var reloaders []reloader
+
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -118,6 +124,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reloadOnHangup(ctx, log, reloaders)
+	}()
 	log.Info("prefsd started", "version", version, "node_id", cfg.NodeID, "http", cfg.HTTPAddr, "raft", cfg.RaftAddr, "data_dir", cfg.DataDir)
 
 	<-ctx.Done()
@@ -217,4 +228,32 @@ func fileExists(path string) bool {
 func mustStatus(n *cluster.Node) cluster.Status {
 	st, _ := n.Status()
 	return st
+}
+
+// reloader re-reads one kind of file on SIGHUP.
+type reloader struct {
+	name   string
+	reload func() error
+}
+
+// reloadOnHangup runs every reloader each time the process gets SIGHUP,
+// until ctx ends. A failed reload keeps what was loaded before.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, reloaders []reloader) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			for _, r := range reloaders {
+				if err := r.reload(); err != nil {
+					log.Warn("reload failed; keeping the previous one", "what", r.name, "err", err)
+					continue
+				}
+				log.Info("reloaded", "what", r.name)
+			}
+		}
+	}
 }
