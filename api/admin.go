@@ -52,6 +52,7 @@ func (s *server) adminAuth(c *gin.Context) {
 	switch {
 	case cr.err != nil:
 		clusterError(c, cr.err)
+	case refused(c, cr):
 	case cr.failure != authOK:
 		c.Header("WWW-Authenticate", "Token")
 		detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
@@ -61,8 +62,9 @@ func (s *server) adminAuth(c *gin.Context) {
 	case !cr.user.IsSuperuser:
 		detail(c, http.StatusForbidden, msgPermissionDenied)
 	default:
-		c.Set(userKey, cr.user)
-		c.Next()
+		if s.setUser(c, cr.user) {
+			c.Next()
+		}
 	}
 }
 

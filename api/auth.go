@@ -9,6 +9,7 @@ import (
 
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/fsm"
+	"github.com/prefsd/prefsd/jwtauth"
 )
 
 // authFailure says why presented credentials were refused.
@@ -22,6 +23,10 @@ const (
 	authMalformed
 	// authInvalid: no such token.
 	authInvalid
+	// authJWTExpired: a well-signed JWT whose exp has passed.
+	authJWTExpired
+	// authJWTInvalid: a JWT that failed verification for any other reason.
+	authJWTInvalid
 )
 
 // credentials is the outcome of reading the Authorization header.
@@ -36,10 +41,15 @@ type credentials struct {
 	// cluster could not serve a consistent read; the caller answers 503,
 	// not 401, since the credentials may well be good.
 	err error
+	// refusal, if set, is a 403 (CSRF) or 429 (failed-login back-off) the
+	// caller answers with refused (api/basic.go).
+	refusal *refusal
 }
 
-// tokenSchemes are the Authorization schemes that carry a prefsd API token.
-// JWT carries the same opaque tokens until JWT verification exists.
+// tokenScheme reports whether s is an Authorization scheme that carries a
+// prefsd API token. With a JWT verifier configured, a Bearer or JWT
+// credential shaped as a three-part JWS is verified as a JWT instead
+// (api/jwt.go); any other value stays an opaque token.
 func tokenScheme(s string) bool {
 	switch s {
 	case "token", "bearer", "jwt":
@@ -64,11 +74,14 @@ func TokenDigest(token string) []byte {
 func (s *server) authenticate(c *gin.Context) credentials {
 	parts := strings.Fields(c.GetHeader("Authorization"))
 	if len(parts) == 0 {
-		return credentials{}
+		return s.sessionAuth(c) // api/session.go
 	}
 	scheme := strings.ToLower(parts[0])
+	if scheme == "basic" {
+		return s.basicAuth(c, parts) // api/basic.go
+	}
 	if !tokenScheme(scheme) {
-		return credentials{}
+		return s.sessionAuth(c)
 	}
 	cr := credentials{scheme: scheme}
 	switch {
@@ -78,6 +91,9 @@ func (s *server) authenticate(c *gin.Context) credentials {
 	case len(parts) > 2:
 		cr.failure = authMalformed
 		return cr
+	}
+	if s.jwt != nil && (scheme == "bearer" || scheme == "jwt") && jwtauth.LooksLikeJWS(parts[1]) {
+		return s.authenticateJWT(c, cr, parts[1])
 	}
 	digest := TokenDigest(parts[1])
 	st, err := s.cluster.Read(c.Request.Context(), cluster.Stale)
@@ -101,6 +117,17 @@ func (s *server) authenticate(c *gin.Context) credentials {
 	}
 	cr.failure = authInvalid
 	return cr
+}
+
+// setUser records the authenticated user for the handlers and applies the
+// per-user rate limit. It reports whether the request may go on; otherwise
+// it has answered 429.
+func (s *server) setUser(c *gin.Context, u *fsm.User) bool {
+	if !s.limitUser(c, u.ID) {
+		return false
+	}
+	c.Set(userKey, u)
+	return true
 }
 
 // currentUser returns the authenticated user set by a dialect's auth step.
@@ -127,6 +154,8 @@ func (s *server) drfTokenAuth(c *gin.Context, required bool) (*fsm.User, bool) {
 	case cr.err != nil:
 		clusterError(c, cr.err)
 		return nil, false
+	case refused(c, cr):
+		return nil, false
 	case cr.failure != authOK:
 		c.Header("WWW-Authenticate", "Token")
 		detail(c, http.StatusUnauthorized, drfAuthFailureMessage(cr))
@@ -142,6 +171,15 @@ func (s *server) drfTokenAuth(c *gin.Context, required bool) (*fsm.User, bool) {
 // drfAuthFailureMessage is DRF's message for refused Token or JWT credentials,
 // which every dialect but Open edX's Bearer authentication answers with.
 func drfAuthFailureMessage(cr credentials) string {
+	if cr.scheme == "basic" {
+		return basicFailureMessage(cr.failure) // api/basic.go
+	}
+	switch cr.failure {
+	case authJWTExpired:
+		return "Signature has expired."
+	case authJWTInvalid:
+		return "Error decoding signature."
+	}
 	if cr.scheme == "jwt" {
 		switch cr.failure {
 		case authNotProvided:

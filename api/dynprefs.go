@@ -136,8 +136,9 @@ func (v *dynView) pre(methods []string) []gin.HandlerFunc {
 			detail(c, http.StatusForbidden, msgPermissionDenied)
 			return
 		}
-		c.Set(userKey, u)
-		c.Next()
+		if v.s.setUser(c, u) {
+			c.Next()
+		}
 	}}
 }
 

@@ -489,7 +489,7 @@ func dpCases() []goldenCase {
 			{auth: "Token", method: http.MethodGet, path: dpUser, status: 401},
 			{auth: "Token a b", method: http.MethodGet, path: dpUser, status: 401},
 			{auth: "JWT not-a-token", method: http.MethodGet, path: dpUser, status: 401},
-			dpNote(step{auth: "Basic YWRtaW46YWRtaW4=", method: http.MethodGet, path: dpUser, status: 401}, "Basic is not a prefsd scheme: anonymous"),
+			dpNote(step{auth: "Basic YWRtaW46YWRtaW4=", method: http.MethodGet, path: dpUser, status: 401}, "Basic with unknown credentials: DRF's Invalid username/password."),
 			dpNote(step{as: owner, scheme: "Bearer", method: http.MethodGet, path: dpUser + "?section=misc", status: 200}, "Bearer carries the same token"),
 			dpNote(step{as: owner, scheme: "JWT", method: http.MethodGet, path: dpUser + "?section=misc", status: 200}, "and JWT"),
 		}},

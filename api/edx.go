@@ -70,6 +70,9 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 			clusterError(c, cr.err)
 			return
 		}
+		if refused(c, cr) {
+			return
+		}
 		if cr.failure != authOK {
 			c.Header("WWW-Authenticate", challenge)
 			respond(c, http.StatusUnauthorized, edxAuthFailure(cr))
@@ -80,8 +83,9 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 			detail(c, http.StatusUnauthorized, msgNotAuthenticated)
 			return
 		}
-		c.Set(userKey, cr.user)
-		c.Next()
+		if s.setUser(c, cr.user) {
+			c.Next()
+		}
 	}
 }
 
@@ -101,6 +105,8 @@ func edxAuthFailure(cr credentials) any {
 			return edxTokenError{"token_not_provided", "Invalid token header. No credentials provided."}
 		case authMalformed:
 			return edxTokenError{"token_malformed", "Invalid token header. Token string should not contain spaces."}
+		case authJWTExpired:
+			return edxTokenError{"token_expired", "The provided access token has expired and is no longer valid."}
 		default:
 			return edxTokenError{"token_nonexistent", "The provided access token does not match any valid tokens."}
 		}

@@ -245,7 +245,7 @@ func edxCases() []goldenCase {
 			with(step{auth: "JWT a b", method: http.MethodGet, path: edxList, status: 401}, "JWT with spaces"),
 			with(step{auth: "JWT not.a.jwt", method: http.MethodGet, path: edxList, status: 401}, "unknown JWT"),
 			with(step{auth: "Token does-not-exist", method: http.MethodGet, path: edxList, status: 401}, "unknown Token"),
-			with(step{auth: "Basic dXNlcjpwYXNz", method: http.MethodGet, path: edxList, status: 401}, "an unknown scheme is anonymous"),
+			with(step{auth: "Digest dXNlcjpwYXNz", method: http.MethodGet, path: edxList, status: 401}, "an unknown scheme is anonymous"),
 			with(step{as: owner, scheme: "JWT", method: http.MethodGet, path: edxList, status: 200}, "a token under the JWT scheme"),
 			with(step{as: owner, scheme: "Token", method: http.MethodGet, path: edxList, status: 200}, "a token under the Token scheme"),
 			with(step{as: anonymous, method: http.MethodPost, path: edxList, status: 401}, "authentication comes before 405"),

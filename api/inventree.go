@@ -174,8 +174,9 @@ func (s *server) itPrelude(v *itView) gin.HandlerFunc {
 			detail(c, http.StatusForbidden, msgPermissionDenied)
 			return
 		}
-		c.Set(userKey, u)
-		c.Next()
+		if s.setUser(c, u) {
+			c.Next()
+		}
 	}
 }
 

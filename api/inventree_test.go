@@ -611,7 +611,7 @@ func itCases() []itCase {
 			{auth: "Token not-a-token", method: http.MethodGet, path: itUser, status: 401, note: "unknown token"},
 			{auth: "token not-a-token", method: http.MethodGet, path: itUser, status: 401, note: "the keyword is case-insensitive"},
 			{auth: "Bearer not-a-token", method: http.MethodGet, path: itUser, status: 401},
-			{auth: "Basic YWRtaW46cGFzcw==", method: http.MethodGet, path: itUser, status: 401, note: "Basic is not served yet: anonymous"},
+			{auth: "Basic YWRtaW46cGFzcw==", method: http.MethodGet, path: itUser, status: 401, note: "Basic with unknown credentials: DRF's Invalid username/password."},
 			{auth: "Token not-a-token", method: http.MethodGet, path: "/api/", status: 401, note: "even where anyone may call"},
 		}},
 		{name: "a03-non-staff-global", ref: "1 GlobalSettingsPermissions: any user reads, only staff write; the permission check runs before the method check", steps: []itStep{

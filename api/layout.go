@@ -52,6 +52,9 @@ func (s *server) layoutAuth(c *gin.Context) {
 		clusterError(c, cr.err)
 		return
 	}
+	if refused(c, cr) {
+		return
+	}
 	if cr.failure != authOK || cr.user == nil {
 		msg := msgNotAuthenticated
 		if cr.failure != authOK {
@@ -61,8 +64,9 @@ func (s *server) layoutAuth(c *gin.Context) {
 		detail(c, http.StatusUnauthorized, msg)
 		return
 	}
-	c.Set(userKey, cr.user)
-	c.Next()
+	if s.setUser(c, cr.user) {
+		c.Next()
+	}
 }
 
 // fieldErrors is DRF's validation error body.

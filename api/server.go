@@ -17,6 +17,7 @@ import (
 
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/fsm"
+	"github.com/prefsd/prefsd/jwtauth"
 )
 
 // Store is the replicated store as the dialect handlers use it.
@@ -55,6 +56,19 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// JWT, if set, verifies JWTs presented with the Bearer and JWT
+	// schemes; nil treats every credential as an opaque API token.
+	JWT *jwtauth.Verifier
+	// RateLimitAddress and RateLimitUser are requests a second allowed per
+	// client address and per authenticated user, in bursts of twice that;
+	// 0 means no limit.
+	RateLimitAddress float64
+	RateLimitUser    float64
+	// Clock is the time source for rate limits, session expiry and the
+	// failed-login back-off; nil means time.Now.
+	Clock func() time.Time
+	// SessionTTL is how long a login session lasts; 0 means 14 days.
+	SessionTTL time.Duration
 }
 
 // server holds what every handler needs.
@@ -64,6 +78,13 @@ type server struct {
 	maxBody  int64
 	metrics  *httpMetrics
 	timezone map[string]struct{}
+	// jwt verifies JWTs; nil when none are accepted.
+	jwt *jwtauth.Verifier
+	// ipLimit and userLimit throttle clients; nil allows everything.
+	ipLimit   *rateLimiter
+	userLimit *rateLimiter
+	// auth holds session and password authentication state (api/basic.go).
+	auth *authState
 }
 
 // New returns the HTTP handler for a node.
@@ -72,12 +93,16 @@ func New(opts Options) http.Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{
-		cluster:  opts.Cluster,
-		log:      opts.Logger,
-		maxBody:  opts.MaxBodyBytes,
-		metrics:  newHTTPMetrics(opts.Registry),
-		timezone: commonTimezones(),
+		cluster:   opts.Cluster,
+		log:       opts.Logger,
+		maxBody:   opts.MaxBodyBytes,
+		metrics:   newHTTPMetrics(opts.Registry),
+		timezone:  commonTimezones(),
+		jwt:       opts.JWT,
+		ipLimit:   newRateLimiter(opts.RateLimitAddress, opts.Clock),
+		userLimit: newRateLimiter(opts.RateLimitUser, opts.Clock),
 	}
+	s.auth = newAuthState(opts)
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -89,7 +114,7 @@ func New(opts Options) http.Handler {
 	r.ContextWithFallback = true
 	_ = r.SetTrustedProxies(nil) // ClientIP is the peer; no header is trusted
 
-	r.Use(s.requestID, s.recover, s.metrics.middleware, s.accessLog, s.limitBody)
+	r.Use(s.requestID, s.recover, s.metrics.middleware, s.accessLog, s.limitAddress, s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		c.Set(dialectKey, "none")
 		respond(c, http.StatusNotFound, gin.H{"detail": "Not found."})
@@ -105,5 +130,6 @@ func New(opts Options) http.Handler {
 	s.routeInvenTree(r)
 	s.routeAdmin(r)
 	s.routeCluster(r)
+	s.routeSession(r)
 	return r
 }

@@ -125,7 +125,7 @@ func (n *Node) forwardApply(ctx context.Context, addr string, cmd fsm.Command) (
 // failed after it was sent is ErrUnknownOutcome, because the peer may have
 // acted on it.
 func (n *Node) call(ctx context.Context, method, addr, path, contentType string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, n.tls.apiScheme()+addr+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}

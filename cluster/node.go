@@ -44,6 +44,10 @@ type Options struct {
 	// DefaultCatalog is the settings catalogue a cluster starts with: the
 	// first leader installs it if no catalogue was ever set.
 	DefaultCatalog []fsm.SettingDef
+	// TLS is the node's certificate material, shared with the HTTP server
+	// and reloaded on SIGHUP; nil means Open loads it from the
+	// configuration (see LoadTLS).
+	TLS *TLS
 }
 
 // Node is one member of a prefsd cluster.
@@ -60,6 +64,7 @@ type Node struct {
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore
 	client    *http.Client
+	tls       *TLS // nil without TLS
 
 	// readyTerm is the term in which this node, as leader, saw its barrier
 	// return; it serves consistent reads only while the term is current.
@@ -103,6 +108,21 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		},
 	}
 	n.fsm = fsm.New(n.metrics.observeCommand)
+	if opts.TLS == nil {
+		// Fail closed: TLS flags given but no material passed in still
+		// turn TLS on.
+		t, err := LoadTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = t
+	}
+	n.tls = opts.TLS
+	if n.tls.PeerEnabled() {
+		n.client.Transport.(*http.Transport).DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return n.tls.dialTLS(ctx, network, addr, 2*time.Second)
+		}
+	}
 
 	out := opts.RaftLogOutput
 	if out == nil {
@@ -162,7 +182,17 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	if advertise.Port == 0 {
 		advertise = nil // listening on a port the system picks: advertise that
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
+	if n.tls.PeerEnabled() {
+		var stream *tlsStreamLayer
+		stream, err = newTLSStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), n.tls)
+		if err == nil {
+			n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+				Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog,
+			})
+		}
+	} else {
+		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
+	}
 	if err != nil {
 		n.boltStore.Close()
 		return nil, fmt.Errorf("--raft-addr %s: %w", cfg.RaftAddr, err)

@@ -48,6 +48,14 @@ type Config struct {
 
 	// MaxBodyBytes caps request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// RateLimitUser and RateLimitAddress are the requests a second allowed
+	// per authenticated user and per client address (bursts of twice
+	// that); 0 turns a limit off.
+	RateLimitUser    float64
+	RateLimitAddress float64
+	// SessionTTL is how long a login session lasts (Django's default:
+	// two weeks).
+	SessionTTL time.Duration
 	// ApplyTimeout bounds a write from the moment it reaches this node.
 	ApplyTimeout time.Duration
 	// LeaderWait is how long a request waits for a leader during an
@@ -61,6 +69,12 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	MaxAppendEntries  int
+
+	// TLS: see config/tls.go.
+	TLS TLSFiles
+
+	// JWT: see config/jwt.go.
+	JWT JWTConfig
 }
 
 // Default returns the configuration of `prefsd` run with no flags: one node
@@ -73,6 +87,8 @@ func Default() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		MaxBodyBytes:      1 << 20,
+		RateLimitUser:     200,
+		SessionTTL:        14 * 24 * time.Hour,
 		ApplyTimeout:      10 * time.Second,
 		LeaderWait:        5 * time.Second,
 		HeartbeatTimeout:  1000 * time.Millisecond,
@@ -81,6 +97,7 @@ func Default() Config {
 		SnapshotInterval:  120 * time.Second,
 		TrailingLogs:      10240,
 		MaxAppendEntries:  256,
+		JWT:               defaultJWT(),
 	}
 }
 
@@ -120,6 +137,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
+	fs.Float64Var(&c.RateLimitUser, "rate-limit-user", c.RateLimitUser, "requests a second per user (bursts of twice that); 0 for none")
+	fs.Float64Var(&c.RateLimitAddress, "rate-limit-address", c.RateLimitAddress, "requests a second per client address; 0 for none (behind a load balancer every client shares its address)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a login session lasts")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a write may take")
 	fs.DurationVar(&c.LeaderWait, "leader-wait", c.LeaderWait, "how long a request waits for a leader during an election")
 	fs.DurationVar(&c.HeartbeatTimeout, "raft-heartbeat-timeout", c.HeartbeatTimeout, "raft heartbeat timeout")
@@ -128,6 +148,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SnapshotInterval, "raft-snapshot-interval", c.SnapshotInterval, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "raft-trailing-logs", c.TrailingLogs, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "raft-max-append-entries", c.MaxAppendEntries, "largest batch of entries per append")
+	c.TLS.registerFlags(fs)
+	c.JWT.registerFlags(fs)
 }
 
 // EnvName returns the environment variable that stands in for a flag.
@@ -212,6 +234,15 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		bad("max-body-bytes", "must be at least 1024")
 	}
+	if c.RateLimitUser < 0 {
+		bad("rate-limit-user", "must not be negative")
+	}
+	if c.RateLimitAddress < 0 {
+		bad("rate-limit-address", "must not be negative")
+	}
+	if c.SessionTTL < time.Minute {
+		bad("session-ttl", "must be at least 1m")
+	}
 	if c.ApplyTimeout <= 0 {
 		bad("apply-timeout", "must be positive")
 	}
@@ -230,6 +261,8 @@ func (c *Config) Validate() error {
 	if c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024 {
 		bad("raft-max-append-entries", "must be between 1 and 1024")
 	}
+	c.TLS.validate(bad)
+	c.JWT.validate(bad)
 	return errors.Join(errs...)
 }
 

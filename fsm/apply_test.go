@@ -50,7 +50,7 @@ func TestApplyGarbage(t *testing.T) {
 		{name: "header without body", give: rawEntry(byte(CmdCreateUser), ""), wantType: CmdCreateUser},
 		{name: "type 0", give: rawEntry(0, `{"username":"eve"}`), wantType: 0},
 		{name: "type 200", give: rawEntry(200, `{"username":"eve"}`), wantType: 200},
-		{name: "type one past the last", give: rawEntry(byte(CmdSetSettings)+1, `{"username":"eve"}`), wantType: CmdSetSettings + 1},
+		{name: "type one past the last", give: rawEntry(byte(CmdDeleteSession)+1, `{"username":"eve"}`), wantType: CmdDeleteSession + 1},
 		{name: "type 255", give: rawEntry(255, `{}`), wantType: 255},
 		{name: "invalid JSON", give: rawEntry(byte(CmdCreateUser), `{"username":`), wantType: CmdCreateUser},
 		{name: "JSON of the wrong type", give: rawEntry(byte(CmdCreateUser), `"eve"`), wantType: CmdCreateUser},
@@ -472,6 +472,7 @@ func TestCmdTypeNames(t *testing.T) {
 		CmdSetDefaultQuota: "set_default_quota", CmdSetUserQuota: "set_user_quota",
 		CmdPatchPrefs: "patch_prefs", CmdSetMember: "set_member", CmdRemoveMember: "remove_member",
 		CmdEnsureAdmin: "ensure_admin", CmdPutCatalog: "put_catalog", CmdSetSettings: "set_settings",
+		CmdCreateSession: "create_session", CmdDeleteSession: "delete_session",
 	}
 	types := CmdTypes()
 	if len(types) != len(want) {
@@ -485,7 +486,7 @@ func TestCmdTypeNames(t *testing.T) {
 			t.Errorf("%d.String() = %q, want %q", typ, got, want[typ])
 		}
 	}
-	for _, typ := range []CmdType{0, CmdSetSettings + 1, 200, 255} {
+	for _, typ := range []CmdType{0, CmdDeleteSession + 1, 200, 255} {
 		if got := typ.String(); got != "unknown" {
 			t.Errorf("CmdType(%d).String() = %q, want unknown", typ, got)
 		}

@@ -27,6 +27,8 @@ const (
 	CmdEnsureAdmin     CmdType = 11
 	CmdPutCatalog      CmdType = 12
 	CmdSetSettings     CmdType = 13
+	CmdCreateSession   CmdType = 14
+	CmdDeleteSession   CmdType = 15
 )
 
 // String returns the command's name as used in metrics labels.
@@ -58,6 +60,10 @@ func (t CmdType) String() string {
 		return "put_catalog"
 	case CmdSetSettings:
 		return "set_settings"
+	case CmdCreateSession:
+		return "create_session"
+	case CmdDeleteSession:
+		return "delete_session"
 	}
 	return "unknown"
 }
@@ -67,7 +73,7 @@ func CmdTypes() []CmdType {
 	return []CmdType{
 		CmdCreateUser, CmdUpdateUser, CmdDeleteUser, CmdCreateToken, CmdDeleteToken,
 		CmdSetDefaultQuota, CmdSetUserQuota, CmdPatchPrefs, CmdSetMember, CmdRemoveMember,
-		CmdEnsureAdmin, CmdPutCatalog, CmdSetSettings,
+		CmdEnsureAdmin, CmdPutCatalog, CmdSetSettings, CmdCreateSession, CmdDeleteSession,
 	}
 }
 

@@ -161,6 +161,9 @@ type tx struct {
 	members    *txn[*Member]
 	catalog    *txn[*SettingDef]
 	settings   *txn[string]
+	// sessions and userSessions mirror the State's trees (fsm/session.go).
+	sessions     *txn[*Session]
+	userSessions *txn[[]byte]
 	// now is the leader's time for the entry being applied.
 	now int64
 }
@@ -176,6 +179,9 @@ func begin(s *State) *tx {
 		members:    newTxn(s.members),
 		catalog:    newTxn(s.catalog),
 		settings:   newTxn(s.settings),
+
+		sessions:     newTxn(s.sessions),
+		userSessions: newTxn(s.userSessions),
 	}
 }
 
@@ -190,6 +196,9 @@ func (t *tx) commit() *State {
 		members:    t.members.commit(),
 		catalog:    t.catalog.commit(),
 		settings:   t.settings.commit(),
+
+		sessions:     t.sessions.commit(),
+		userSessions: t.userSessions.commit(),
 	}
 }
 
@@ -227,6 +236,10 @@ func (t *tx) apply(entry []byte) (CmdType, Result) {
 		return typ, decodeAnd(body, t.putCatalog)
 	case CmdSetSettings:
 		return typ, decodeAnd(body, t.setSettings)
+	case CmdCreateSession:
+		return typ, decodeAnd(body, t.createSession)
+	case CmdDeleteSession:
+		return typ, decodeAnd(body, t.deleteSession)
 	}
 	return typ, Result{Err: ErrInvalidCommand}
 }
@@ -326,6 +339,7 @@ func (t *tx) deleteUser(c *DeleteUser) Result {
 		}
 	}
 	t.userTokens.delPrefix(prefix)
+	t.deleteUserSessions(u.ID)
 	t.settings.delPrefix(prefix)
 	deleted := t.prefs.delPrefix(prefix)
 	t.names.del([]byte(foldName(u.Username)))

@@ -35,6 +35,8 @@ type record struct {
 	Member *Member     `json:"member,omitempty"`
 	Def    *SettingDef `json:"def,omitempty"`
 	Value  *valueEntry `json:"value,omitempty"`
+	// Session records come last, after the settings values.
+	Session *Session `json:"session,omitempty"`
 }
 
 type valueEntry struct {
@@ -114,6 +116,10 @@ func (s *State) Encode(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.sessions.Root().Walk(func(_ []byte, ss *Session) bool { return emit(record{Session: ss}) })
+	if err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -163,6 +169,12 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 				return nil, fmt.Errorf("%w: setting of unknown user %d", ErrBadSnapshot, rec.Value.UserID)
 			}
 			t.settings.put(settingKey(rec.Value.UserID, rec.Value.Registry, rec.Value.Scope, rec.Value.Key), rec.Value.Value)
+		case rec.Session != nil:
+			if _, ok := t.user(rec.Session.UserID); !ok || len(rec.Session.Digest) != sessionDigestLen {
+				return nil, fmt.Errorf("%w: session of unknown user %d", ErrBadSnapshot, rec.Session.UserID)
+			}
+			t.sessions.put(rec.Session.Digest, rec.Session)
+			t.userSessions.put(userSessionKey(rec.Session.UserID, rec.Session.Digest), rec.Session.Digest)
 		default:
 			return nil, fmt.Errorf("%w: empty record", ErrBadSnapshot)
 		}

@@ -79,6 +79,10 @@ type State struct {
 	// settings maps user id (0 for global) + registry, scope and key to a
 	// canonical setting value.
 	settings *iradix.Tree[string]
+	// sessions maps a session digest to the session (fsm/session.go).
+	sessions *iradix.Tree[*Session]
+	// userSessions maps user id + session digest to the digest.
+	userSessions *iradix.Tree[[]byte]
 }
 
 // newState returns the empty state a cluster starts from.
@@ -93,6 +97,9 @@ func newState() *State {
 		members:    iradix.New[*Member](),
 		catalog:    iradix.New[*SettingDef](),
 		settings:   iradix.New[string](),
+
+		sessions:     iradix.New[*Session](),
+		userSessions: iradix.New[[]byte](),
 	}
 }
 

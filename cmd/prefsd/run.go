@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/config"
 	"github.com/prefsd/prefsd/config/catalog"
+	"github.com/prefsd/prefsd/jwtauth"
 )
 
 // run starts a node and serves until ctx ends, then shuts down in order:
@@ -43,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(stderr, cfg)
+	jwtVerifier, err := jwtauth.FromConfig(cfg.JWT)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -71,9 +77,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
+	tlsFiles, err := cluster.LoadTLS(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
+	}
+	if tlsFiles.APIEnabled() {
+		ln = tls.NewListener(ln, tlsFiles.ServerConfig())
 	}
 	node, err := cluster.Open(cfg, cluster.Options{
 		Logger:           log,
@@ -81,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:          cluster.NewMetrics(reg),
 		AdminTokenDigest: adminDigest,
 		DefaultCatalog:   defaultCatalog,
+		TLS:              tlsFiles,
 	})
 	if err != nil {
 		ln.Close()
@@ -88,11 +102,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
-			Cluster:      node,
-			Logger:       log,
-			Registry:     reg,
-			Gatherer:     reg,
-			MaxBodyBytes: cfg.MaxBodyBytes,
+			Cluster:          node,
+			Logger:           log,
+			Registry:         reg,
+			Gatherer:         reg,
+			MaxBodyBytes:     cfg.MaxBodyBytes,
+			RateLimitUser:    cfg.RateLimitUser,
+			RateLimitAddress: cfg.RateLimitAddress,
+			SessionTTL:       cfg.SessionTTL,
+			JWT:              jwtVerifier,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -104,6 +122,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// reloaders re-read files (keys, certificates) on SIGHUP; each names
 	// what it reloads.
 	var reloaders []reloader
+	// With peer TLS on, node-to-node calls must present a cluster
+	// certificate; certificates reload on SIGHUP.
+	srv.Handler = tlsFiles.Handler(srv.Handler)
+	if tlsFiles != nil {
+		reloaders = append(reloaders, reloader{name: "TLS certificates", reload: tlsFiles.Reload})
+	}
+	if jwtVerifier != nil {
+		reloaders = append(reloaders, reloader{name: "JWT keys (--" + jwtauth.KeyFlag(cfg.JWT) + ")", reload: jwtVerifier.Reload})
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -198,9 +225,17 @@ func adminToken(cfg config.Config, log *slog.Logger, stdout io.Writer) (string, 
 		return "", fmt.Errorf("--data-dir: %w", err)
 	}
 	fmt.Fprintf(stdout, "prefsd: generated a token for the superuser %q (also kept in %s):\n\n"+
-		"    export PREFSD_TOKEN=%s\n    curl -H \"Authorization: Token $PREFSD_TOKEN\" http://%s/api/admin/users\n\n",
-		cluster.AdminUsername, path, t, cfg.AdvertiseHTTP)
+		"    export PREFSD_TOKEN=%s\n    curl -H \"Authorization: Token $PREFSD_TOKEN\" %s://%s/api/admin/users\n\n",
+		cluster.AdminUsername, path, t, apiScheme(cfg), cfg.AdvertiseHTTP)
 	return t, nil
+}
+
+// apiScheme is the scheme the HTTP API serves: https with any TLS flag.
+func apiScheme(cfg config.Config) string {
+	if cfg.TLS.APIEnabled() || cfg.TLS.PeerEnabled() {
+		return "https"
+	}
+	return "http"
 }
 
 // writeFileSync writes a file and flushes it to disk.

@@ -5,6 +5,7 @@ package testnode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/config"
 	"github.com/prefsd/prefsd/config/catalog"
+	"github.com/prefsd/prefsd/jwtauth"
 )
 
 // The secrets every test node shares.
@@ -44,6 +46,14 @@ type Options struct {
 	Configure func(*config.Config)
 	// Logs, if set, receives the node's and raft's logs.
 	Logs io.Writer
+	// JWT, if set, verifies the JWTs the node accepts; otherwise one is
+	// built from the configuration's JWT flags (set through Configure),
+	// as prefsd does, and none is used when no key file is set.
+	JWT *jwtauth.Verifier
+	// TLS names certificate files (see NewCA): the HTTP API then serves
+	// HTTPS, and with the peer files raft and node-to-node calls use
+	// mutual TLS.
+	TLS config.TLSFiles
 }
 
 // Node is a running test node.
@@ -56,6 +66,9 @@ type Node struct {
 	Addr     string
 	Opts     Options
 	Registry *prometheus.Registry
+	// TLS is the node's certificate material, nil without TLS; its Reload
+	// is what SIGHUP runs in prefsd.
+	TLS *cluster.TLS
 
 	t    testing.TB
 	srv  *http.Server
@@ -95,12 +108,20 @@ func Start(t testing.TB, o Options) *Node {
 	cfg.ElectionTimeout = 150 * time.Millisecond
 	cfg.LeaderWait = 5 * time.Second
 	cfg.LogLevel = "warn"
+	cfg.TLS = o.TLS
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		ln.Close()
 		t.Fatalf("node %s: config: %v", o.ID, err)
+	}
+	jwtVerifier := o.JWT
+	if jwtVerifier == nil {
+		if jwtVerifier, err = jwtauth.FromConfig(cfg.JWT); err != nil {
+			ln.Close()
+			t.Fatalf("node %s: %v", o.ID, err)
+		}
 	}
 
 	logs := o.Logs
@@ -113,8 +134,19 @@ func Start(t testing.TB, o Options) *Node {
 		ln.Close()
 		t.Fatalf("node %s: %v", o.ID, err)
 	}
+	tlsm, err := cluster.LoadTLS(cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("node %s: tls: %v", o.ID, err)
+	}
+	scheme := "http://"
+	if tlsm.APIEnabled() {
+		ln = tls.NewListener(ln, tlsm.ServerConfig())
+		scheme = "https://"
+	}
 	reg := prometheus.NewRegistry()
 	node, err := cluster.Open(cfg, cluster.Options{
+		TLS:              tlsm,
 		Logger:           log,
 		RaftLogOutput:    logs,
 		Metrics:          cluster.NewMetrics(reg),
@@ -127,19 +159,22 @@ func Start(t testing.TB, o Options) *Node {
 	}
 	n := &Node{
 		Node:     node,
-		URL:      "http://" + o.HTTPAddr,
+		URL:      scheme + o.HTTPAddr,
 		Addr:     o.HTTPAddr,
 		Opts:     o,
 		Registry: reg,
+		TLS:      tlsm,
 		t:        t,
 		srv: &http.Server{
 			Handler: api.New(api.Options{
 				Cluster: node, Logger: log, Registry: reg, Gatherer: reg, MaxBodyBytes: cfg.MaxBodyBytes,
+				JWT: jwtVerifier,
 			}),
 			ReadHeaderTimeout: 5 * time.Second,
 		},
 		done: make(chan struct{}),
 	}
+	n.srv.Handler = tlsm.Handler(n.srv.Handler)
 	go func() {
 		defer close(n.done)
 		_ = n.srv.Serve(ln)
@@ -188,6 +223,13 @@ func StartCluster(t testing.TB, size int, configure func(*config.Config)) []*Nod
 	for i := 2; i <= size; i++ {
 		nodes = append(nodes, Start(t, Options{ID: fmt.Sprintf("n%d", i), Join: []string{nodes[0].Addr}, Configure: configure}))
 	}
+	waitMembers(t, nodes, size)
+	return nodes
+}
+
+// waitMembers waits until every node knows size members and is ready.
+func waitMembers(t testing.TB, nodes []*Node, size int) {
+	t.Helper()
 	Eventually(t, 20*time.Second, func() error {
 		for _, n := range nodes {
 			if got := len(n.FSM().State().Members()); got != size {
@@ -199,7 +241,6 @@ func StartCluster(t testing.TB, size int, configure func(*config.Config)) []*Nod
 		}
 		return nil
 	})
-	return nodes
 }
 
 // WaitLeader waits until one of nodes leads and is ready for consistent
