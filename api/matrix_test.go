@@ -2,17 +2,24 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/prefsd/prefsd/api"
 	"github.com/prefsd/prefsd/fsm"
 	"github.com/prefsd/prefsd/internal/testnode"
+	"github.com/prefsd/prefsd/jwtauth"
 )
 
 // The authorization matrix of the edX, layout, InvenTree and
@@ -29,6 +36,37 @@ var matrixPrefixes = []string{"/api/user/", "/api/users/", "/api/settings/", "/a
 // users; "perm" is a plain user holding dynPerm, and only the
 // dynamic-preferences rows have its column.
 var matrixCallers = []string{"anonymous", "wrong token", "owner", "other", "staff", "superuser", "perm"}
+
+// The JWT callers every row has besides its statuses' callers: an expired
+// JWT for the owner, refused with 401 everywhere (authentication runs
+// first), and a valid JWT for the owner, answered exactly as the owner's
+// opaque token is. Both are sent with the JWT scheme the dialect's clients
+// use (jwtScheme).
+const (
+	mxExpiredJWT = "expired jwt"
+	mxOwnerJWT   = "owner jwt"
+)
+
+// matrixNow is the fixed clock of the matrix node's JWT verifier: tokens
+// are minted relative to it, so that expiry does not depend on how long
+// the test runs.
+var matrixNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// matrixCell is one caller of a row and the status it must get.
+type matrixCell struct {
+	caller string
+	want   int
+}
+
+// cells returns the row's callers with their statuses: those of want, then
+// the JWT callers.
+func (r matrixRow) cells() []matrixCell {
+	var cs []matrixCell
+	for i, c := range matrixCallers[:len(r.want)] {
+		cs = append(cs, matrixCell{c, r.want[i]})
+	}
+	return append(cs, matrixCell{mxExpiredJWT, http.StatusUnauthorized}, matrixCell{mxOwnerJWT, r.want[2]})
+}
 
 // matrixRow is one route and method: the statuses for each caller, in
 // matrixCallers' order (the first len(want) of them).
@@ -315,6 +353,64 @@ func (r matrixRow) scheme() string {
 	return "Token"
 }
 
+// jwtScheme is the Authorization scheme the dialect's clients send a JWT
+// with: edX's JwtAuthentication takes Bearer, djangorestframework-jwt (the
+// layout, InvenTree and dynamic-preferences dialects) takes JWT; the Token
+// scheme never carries a JWT.
+func (r matrixRow) jwtScheme() string {
+	if r.edx() {
+		return "Bearer"
+	}
+	return "JWT"
+}
+
+// expiredBody is the body every dialect answers an expired JWT with, nil
+// where there is none (HEAD).
+func (r matrixRow) expiredBody() map[string]any {
+	switch {
+	case r.method == http.MethodHead:
+		return nil
+	case r.edx():
+		return map[string]any{"error_code": "token_expired", "developer_message": "The provided access token has expired and is no longer valid."}
+	}
+	return map[string]any{"detail": "Signature has expired."}
+}
+
+// newMatrixFixture is newFixture with a node that verifies HS256 JWTs
+// signed with jwtSecret, on matrixNow's clock and the default leeway.
+func newMatrixFixture(t *testing.T) *fixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "jwt-secret")
+	if err := os.WriteFile(path, []byte(jwtSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := jwtauth.New(jwtauth.Config{HS256SecretFile: path, Leeway: jwtauth.DefaultLeeway, Now: func() time.Time { return matrixNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := testnode.Start(t, testnode.Options{JWT: v})
+	testnode.WaitLeader(t, []*testnode.Node{n})
+	f := &fixture{
+		t:    t,
+		node: n,
+		client: &http.Client{
+			Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+		tokens: map[string]string{},
+	}
+	testnode.Eventually(t, 10*time.Second, func() error {
+		r := f.do(t, http.MethodGet, "/api/admin/users", adminAuth, "", nil)
+		if r.status != http.StatusOK {
+			return fmt.Errorf("admin token not usable yet: %d %s", r.status, r.body)
+		}
+		return nil
+	})
+	return f
+}
+
 // matrixRouted reports whether a registered path needs rows.
 func matrixRouted(path string) bool {
 	for _, p := range matrixPrefixes {
@@ -326,7 +422,7 @@ func matrixRouted(path string) bool {
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
-	f := newFixture(t)
+	f := newMatrixFixture(t)
 	installDynCatalog(t, f)
 	installITCatalog(t, f, itCatalog(t))
 	rows := matrixRows()
@@ -372,6 +468,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"staff":     f.createUser(t, mxStaff, true),
 		"superuser": testnode.AdminToken,
 		"perm":      f.createUser(t, mxPerm, false),
+		// The owner's JWTs, as the identity provider would sign them: one
+		// that expired beyond the leeway, one valid on the verifier's clock.
+		mxExpiredJWT: mintJWT(t, mxOwner,
+			"iat", matrixNow.Add(-2*time.Hour).Unix(),
+			"exp", matrixNow.Add(-jwtauth.DefaultLeeway-time.Minute).Unix()),
+		mxOwnerJWT: mintJWT(t, mxOwner,
+			"iat", matrixNow.Add(-time.Minute).Unix(),
+			"exp", matrixNow.Add(time.Hour).Unix()),
 	}
 	f.admin(t, http.MethodPatch, "/api/admin/users/"+mxPerm, map[string]any{"permissions": []string{dynPerm}}, http.StatusOK)
 	ids := map[string]uint64{}
@@ -414,15 +518,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 	reset()
 
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].route < rows[j].route })
+	cells := 0
 	for _, r := range rows {
 		path, ctype, body := r.concrete(notifPK)
-		for i, caller := range matrixCallers[:len(r.want)] {
+		for _, cell := range r.cells() {
+			caller := cell.caller
+			cells++
 			var auth string
 			scheme := r.scheme()
 			switch caller {
 			case "anonymous":
 			case "wrong token":
 				auth = scheme + " not-a-token"
+			case mxExpiredJWT, mxOwnerJWT:
+				auth = r.jwtScheme() + " " + tokens[caller]
 			default:
 				auth = scheme + " " + tokens[caller]
 			}
@@ -431,8 +540,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 				b = []byte(body)
 			}
 			resp := f.do(t, r.method, path, auth, ctype, b)
-			if resp.status != r.want[i] {
-				t.Errorf("%s %s (%s) as %s: status %d, want %d; body %s", r.method, path, r.route, caller, resp.status, r.want[i], resp.body)
+			if resp.status != cell.want {
+				t.Errorf("%s %s (%s) as %s: status %d, want %d; body %s", r.method, path, r.route, caller, resp.status, cell.want, resp.body)
+			}
+			if caller == mxExpiredJWT && resp.status == http.StatusUnauthorized {
+				want := r.expiredBody()
+				var got map[string]any
+				switch {
+				case want == nil:
+					if len(resp.body) != 0 {
+						t.Errorf("%s %s as %s: body %s, want none", r.method, path, caller, resp.body)
+					}
+				case json.Unmarshal(resp.body, &got) != nil || !reflect.DeepEqual(got, want):
+					t.Errorf("%s %s (%s dialect) as %s: body %s, want %v", r.method, path, r.dialect(), caller, resp.body, want)
+				}
 			}
 			if r.edx() && (resp.status == 403 || resp.status == 404) && len(resp.body) != 0 {
 				t.Errorf("%s %s as %s: edX refusal %d has a body: %s", r.method, path, caller, resp.status, resp.body)
@@ -443,4 +564,5 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("authorization matrix: %d rows (route × method), %d cells", len(rows), cells)
 }
