@@ -42,7 +42,13 @@ type fixture struct {
 // becomes ready).
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	n := testnode.Start(t, testnode.Options{})
+	return newFixtureWith(t, testnode.Options{})
+}
+
+// newFixtureWith is newFixture for a node started with opts.
+func newFixtureWith(t testing.TB, opts testnode.Options) *fixture {
+	t.Helper()
+	n := testnode.Start(t, opts)
 	testnode.WaitLeader(t, []*testnode.Node{n})
 	f := &fixture{
 		t:    t,

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -388,27 +387,7 @@ func newMatrixFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := testnode.Start(t, testnode.Options{JWT: v})
-	testnode.WaitLeader(t, []*testnode.Node{n})
-	f := &fixture{
-		t:    t,
-		node: n,
-		client: &http.Client{
-			Timeout: 30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		},
-		tokens: map[string]string{},
-	}
-	testnode.Eventually(t, 10*time.Second, func() error {
-		r := f.do(t, http.MethodGet, "/api/admin/users", adminAuth, "", nil)
-		if r.status != http.StatusOK {
-			return fmt.Errorf("admin token not usable yet: %d %s", r.status, r.body)
-		}
-		return nil
-	})
-	return f
+	return newFixtureWith(t, testnode.Options{JWT: v})
 }
 
 // matrixRouted reports whether a registered path needs rows.
