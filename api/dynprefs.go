@@ -24,7 +24,7 @@ import (
 	"github.com/prefsd/prefsd/fsm"
 )
 
-// The django-dynamic-preferences REST API (document 000):
+// The django-dynamic-preferences REST API:
 //
 //	GET|HEAD            /api/preferences/{global,user}/[?section=]
 //	GET|HEAD|PUT|PATCH  /api/preferences/{global,user}/{section__name}/[?section=]

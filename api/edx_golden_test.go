@@ -8,9 +8,9 @@ import (
 )
 
 // The Open edX dialect's answers, byte by byte, recorded in
-// testdata/edx/*.golden. The cases follow the reference's checklist of
-// edx-platform's test_views.py (docs: /work/shared/reference, A.7), amended
-// where document 002 differs: a non-staff caller touching another user's
+// testdata/edx/*.golden. The cases follow edx-platform's own
+// test_views.py, case by case, amended where the published API document
+// differs: a non-staff caller touching another user's
 // preferences gets 404, staff reading anyone's get 200 and staff writing
 // another's get 403, all with an empty body.
 

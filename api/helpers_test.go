@@ -192,7 +192,8 @@ type step struct {
 	path  string
 	ctype string
 	body  string
-	// status is what the reference (as the document amends it) answers.
+	// status is what the original product (as its published document
+	// amends it) answers.
 	status int
 	// note explains the step in the golden file.
 	note string
@@ -201,7 +202,7 @@ type step struct {
 // goldenCase is a sequence of requests whose answers one golden file records.
 type goldenCase struct {
 	name string
-	// ref names the reference test or section the case comes from.
+	// ref names the original product's test the case comes from.
 	ref    string
 	scheme string // default Authorization scheme
 	steps  []step

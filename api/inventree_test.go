@@ -20,8 +20,8 @@ import (
 )
 
 // The InvenTree dialect's answers, recorded in testdata/inventree/*.golden.
-// The cases follow the reference's checklist of InvenTree's own tests
-// (inventree_settings.md section 6), read as API version 327 answers them
+// The cases follow InvenTree's own settings API tests, case by case, read
+// as API version 327 answers them
 // (values are strings), then the authorization rows and Django REST
 // framework's conventions.
 //

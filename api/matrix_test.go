@@ -23,7 +23,8 @@ import (
 
 // The authorization matrix of the edX, layout, InvenTree and
 // dynamic-preferences routes: every route × method × caller, with the
-// status the reference (as document 002 amends it) or, for InvenTree and
+// status the original product answers (as the published edX document
+// amends it) or, for InvenTree and
 // dynamic-preferences, the dialect and its golden files answer. A route
 // registered under one of matrixPrefixes without rows here fails the test,
 // so a new route cannot go unreviewed.
