@@ -293,41 +293,73 @@ func runCase(t *testing.T, f *fixture, gc goldenCase) []byte {
 			body = []byte(s.body)
 		}
 		r := f.do(t, s.method, path, auth, s.ctype, body)
-
+		ex := exchange{n: i + 1, method: s.method, path: path, as: s.as, note: s.note,
+			shownAuth: shown, ctype: s.ctype, body: s.body, hasBody: body != nil}
 		if s.setup {
-			if r.status < 200 || r.status > 299 {
-				t.Fatalf("setup step %d %s %s: status %d, body %s", i+1, s.method, path, r.status, r.body)
-			}
-			fmt.Fprintf(&out, "\n## step %d (setup): %s %s as %s -> %d\n", i+1, s.method, path, s.as, r.status)
-			if s.body != "" {
-				fmt.Fprintf(&out, "#   body: %s\n", clip(s.body))
-			}
+			recordSetup(t, &out, ex, r)
 			continue
 		}
-		if r.status != s.status {
-			t.Errorf("step %d %s %s as %s: status %d, want %d; body %s", i+1, s.method, path, s.as, r.status, s.status, r.body)
-		}
-		fmt.Fprintf(&out, "\n## step %d", i+1)
-		if s.note != "" {
-			fmt.Fprintf(&out, ": %s", s.note)
-		}
-		fmt.Fprintf(&out, "\n>>> %s %s\n", s.method, path)
-		fmt.Fprintf(&out, ">>> Authorization: %s\n", shown)
-		if s.ctype != "" {
-			fmt.Fprintf(&out, ">>> Content-Type: %s\n", s.ctype)
-		}
-		if body != nil {
-			fmt.Fprintf(&out, ">>> body: %s\n", clip(s.body))
-		}
-		fmt.Fprintf(&out, "<<< %d %s\n", r.status, http.StatusText(r.status))
-		for _, h := range recordedHeaders {
-			if v := r.header.Values(h); len(v) > 0 {
-				fmt.Fprintf(&out, "<<< %s: %s\n", h, strings.Join(v, ", "))
-			}
-		}
+		checkStepStatus(t, ex, r, s.status)
+		recordExchange(&out, ex, r)
 		fmt.Fprintf(&out, "<<< body (%d bytes): %s\n", len(r.body), showBody(r.body))
 	}
 	return out.Bytes()
+}
+
+// exchange is one recorded step: the request as a golden file shows it.
+type exchange struct {
+	n                   int
+	method, path        string
+	as                  role
+	note, shownAuth     string
+	ctype, accept, body string
+	hasBody             bool
+}
+
+// recordSetup checks that a setup step succeeded and records it in one line.
+func recordSetup(t *testing.T, out *bytes.Buffer, ex exchange, r response) {
+	t.Helper()
+	if r.status < 200 || r.status > 299 {
+		t.Fatalf("setup step %d %s %s: status %d, body %s", ex.n, ex.method, ex.path, r.status, r.body)
+	}
+	fmt.Fprintf(out, "\n## step %d (setup): %s %s as %s -> %d\n", ex.n, ex.method, ex.path, ex.as, r.status)
+	if ex.body != "" {
+		fmt.Fprintf(out, "#   body: %s\n", clip(ex.body))
+	}
+}
+
+// checkStepStatus fails the test when a step's status is not the expected one.
+func checkStepStatus(t *testing.T, ex exchange, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Errorf("step %d %s %s as %s: status %d, want %d; body %s", ex.n, ex.method, ex.path, ex.as, r.status, want, r.body)
+	}
+}
+
+// recordExchange writes a step's request and the answer's status and
+// recorded headers; the caller writes the body line in its own form.
+func recordExchange(out *bytes.Buffer, ex exchange, r response) {
+	fmt.Fprintf(out, "\n## step %d", ex.n)
+	if ex.note != "" {
+		fmt.Fprintf(out, ": %s", ex.note)
+	}
+	fmt.Fprintf(out, "\n>>> %s %s\n", ex.method, ex.path)
+	fmt.Fprintf(out, ">>> Authorization: %s\n", ex.shownAuth)
+	if ex.ctype != "" {
+		fmt.Fprintf(out, ">>> Content-Type: %s\n", ex.ctype)
+	}
+	if ex.accept != "" {
+		fmt.Fprintf(out, ">>> Accept: %s\n", ex.accept)
+	}
+	if ex.hasBody {
+		fmt.Fprintf(out, ">>> body: %s\n", clip(ex.body))
+	}
+	fmt.Fprintf(out, "<<< %d %s\n", r.status, http.StatusText(r.status))
+	for _, h := range recordedHeaders {
+		if v := r.header.Values(h); len(v) > 0 {
+			fmt.Fprintf(out, "<<< %s: %s\n", h, strings.Join(v, ", "))
+		}
+	}
 }
 
 // clip shortens a long request body for the golden file.

@@ -304,40 +304,18 @@ func (r *itRunner) runCase(t *testing.T, gc itCase) []byte {
 			body = []byte(s.body)
 		}
 		resp := r.do(t, s, path, auth, body)
+		// Golden files show the path with its placeholders, so that ids
+		// do not leak into them; failures name the expanded path.
+		ex := exchange{n: i + 1, method: s.method, path: s.path, as: s.as, note: s.note,
+			shownAuth: shown, ctype: s.ctype, accept: s.accept, body: s.body, hasBody: body != nil}
 		if s.setup {
-			if resp.status < 200 || resp.status > 299 {
-				t.Fatalf("setup step %d %s %s: status %d, body %s", i+1, s.method, path, resp.status, resp.body)
-			}
-			fmt.Fprintf(&out, "\n## step %d (setup): %s %s as %s -> %d\n", i+1, s.method, s.path, s.as, resp.status)
-			if s.body != "" {
-				fmt.Fprintf(&out, "#   body: %s\n", clip(s.body))
-			}
+			recordSetup(t, &out, ex, resp)
 			continue
 		}
-		if resp.status != s.status {
-			t.Errorf("step %d %s %s as %s: status %d, want %d; body %s", i+1, s.method, path, s.as, resp.status, s.status, resp.body)
-		}
-		fmt.Fprintf(&out, "\n## step %d", i+1)
-		if s.note != "" {
-			fmt.Fprintf(&out, ": %s", s.note)
-		}
-		fmt.Fprintf(&out, "\n>>> %s %s\n", s.method, s.path)
-		fmt.Fprintf(&out, ">>> Authorization: %s\n", shown)
-		if s.ctype != "" {
-			fmt.Fprintf(&out, ">>> Content-Type: %s\n", s.ctype)
-		}
-		if s.accept != "" {
-			fmt.Fprintf(&out, ">>> Accept: %s\n", s.accept)
-		}
-		if body != nil {
-			fmt.Fprintf(&out, ">>> body: %s\n", clip(s.body))
-		}
-		fmt.Fprintf(&out, "<<< %d %s\n", resp.status, http.StatusText(resp.status))
-		for _, h := range recordedHeaders {
-			if v := resp.header.Values(h); len(v) > 0 {
-				fmt.Fprintf(&out, "<<< %s: %s\n", h, strings.Join(v, ", "))
-			}
-		}
+		failEx := ex
+		failEx.path = path
+		checkStepStatus(t, failEx, resp, s.status)
+		recordExchange(&out, ex, resp)
 		syms := symbols()
 		shownBody := itIDField.ReplaceAllStringFunc(string(resp.body), func(m string) string {
 			sub := itIDField.FindStringSubmatch(m)
