@@ -19,6 +19,7 @@ import (
 func (s *server) routeCluster(r *gin.Engine) {
 	g := r.Group("/api/cluster", s.clusterAuth(true))
 	g.GET("/status", s.clusterStatus)
+	g.GET("/digest", s.clusterDigest)
 	g.POST("/join", s.clusterJoin)
 	g.DELETE("/nodes/:id", s.clusterRemove)
 
@@ -71,6 +72,16 @@ func (s *server) clusterStatus(c *gin.Context) {
 		return
 	}
 	respond(c, http.StatusOK, st)
+}
+
+// clusterDigest answers the fingerprint of this node's state machine.
+func (s *server) clusterDigest(c *gin.Context) {
+	d, err := s.cluster.StateDigest()
+	if err != nil {
+		clusterFail(c, err)
+		return
+	}
+	respond(c, http.StatusOK, d)
 }
 
 func (s *server) clusterJoin(c *gin.Context) {

@@ -39,6 +39,7 @@ type Cluster interface {
 	Join(ctx context.Context, req cluster.JoinRequest) error
 	Remove(ctx context.Context, nodeID string) error
 	Status() (cluster.Status, error)
+	StateDigest() (cluster.Digest, error)
 	Ready() error
 	// CheckKey reports whether a presented cluster key is right.
 	CheckKey(key string) bool

@@ -63,6 +63,7 @@ type Node struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore
+	lazy      *lazyLogStore // only with --unsafe-no-fsync
 	client    *http.Client
 	tls       *TLS // nil without TLS
 
@@ -89,6 +90,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
+	dialer := peerDialer(cfg.PeerSourceIP, 2*time.Second)
 	n := &Node{
 		cfg:     cfg,
 		log:     opts.Logger,
@@ -100,7 +102,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		client: &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil,
-				DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				DialContext:         dialer.DialContext,
 				MaxIdleConns:        256,
 				MaxIdleConnsPerHost: 64,
 				IdleConnTimeout:     90 * time.Second,
@@ -120,7 +122,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	n.tls = opts.TLS
 	if n.tls.PeerEnabled() {
 		n.client.Transport.(*http.Transport).DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return n.tls.dialTLS(ctx, network, addr, 2*time.Second)
+			return n.tls.dialTLS(ctx, network, addr, dialer)
 		}
 	}
 
@@ -159,42 +161,48 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 			NoFreelistSync: true,
 			FreelistType:   bbolt.FreelistMapType,
 		},
-		NoSync: false, // every acknowledged write is on disk
+		NoSync: cfg.UnsafeNoFsync, // false: every acknowledged write is on disk
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--data-dir: open raft log %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
-	logs, err := raft.NewLogCache(512, n.boltStore)
+	var logStore raft.LogStore = n.boltStore
+	if cfg.UnsafeNoFsync {
+		n.lazy = newLazyLogStore(n.boltStore)
+		logStore = n.lazy
+		n.log.Warn("--unsafe-no-fsync: raft log writes are acknowledged before they are on disk; a crash loses acknowledged writes")
+	}
+	logs, err := raft.NewLogCache(512, logStore)
 	if err != nil {
-		n.boltStore.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("log cache: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
 	if err != nil {
-		n.boltStore.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
 	advertise, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseRaft)
 	if err != nil {
-		n.boltStore.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("--advertise-raft %s: %w", cfg.AdvertiseRaft, err)
 	}
 	if advertise.Port == 0 {
 		advertise = nil // listening on a port the system picks: advertise that
 	}
+	var stream raft.StreamLayer
 	if n.tls.PeerEnabled() {
-		var stream *tlsStreamLayer
-		stream, err = newTLSStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), n.tls)
-		if err == nil {
-			n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-				Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog,
-			})
-		}
+		stream, err = newTLSStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), n.tls, dialer)
 	} else {
-		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 8, 10*time.Second, hlog)
+		stream, err = newTCPStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), dialer)
+	}
+	if err == nil {
+		n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog,
+		})
 	}
 	if err != nil {
-		n.boltStore.Close()
+		n.closeStores()
 		return nil, fmt.Errorf("--raft-addr %s: %w", cfg.RaftAddr, err)
 	}
 
@@ -286,6 +294,9 @@ func (n *Node) closeStores() error {
 	var errs []error
 	if n.transport != nil {
 		errs = append(errs, n.transport.Close())
+	}
+	if n.lazy != nil {
+		errs = append(errs, n.lazy.Close())
 	}
 	if n.boltStore != nil {
 		errs = append(errs, n.boltStore.Close())

@@ -228,16 +228,14 @@ func (t *TLS) peerServerConfig() *tls.Config {
 	}
 }
 
-// dialTLS dials addr over TCP and completes a TLS handshake as a peer.
-func (t *TLS) dialTLS(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
+// dialTLS dials addr over TCP with dialer and completes a TLS handshake as
+// a peer.
+func (t *TLS) dialTLS(ctx context.Context, network, addr string, dialer net.Dialer) (net.Conn, error) {
 	cfg, err := t.peerClientConfig(addr)
 	if err != nil {
 		return nil, err
 	}
-	d := &tls.Dialer{
-		NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second},
-		Config:    cfg,
-	}
+	d := &tls.Dialer{NetDialer: &dialer, Config: cfg}
 	return d.DialContext(ctx, network, addr)
 }
 

@@ -19,11 +19,12 @@ type tlsStreamLayer struct {
 	ln        net.Listener
 	advertise net.Addr
 	tls       *TLS
+	dialer    net.Dialer
 }
 
 var _ raft.StreamLayer = (*tlsStreamLayer)(nil)
 
-func newTLSStreamLayer(bind string, advertise net.Addr, t *TLS) (*tlsStreamLayer, error) {
+func newTLSStreamLayer(bind string, advertise net.Addr, t *TLS, dialer net.Dialer) (*tlsStreamLayer, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -31,7 +32,7 @@ func newTLSStreamLayer(bind string, advertise net.Addr, t *TLS) (*tlsStreamLayer
 	if advertise == nil {
 		advertise = ln.Addr()
 	}
-	return &tlsStreamLayer{ln: ln, advertise: advertise, tls: t}, nil
+	return &tlsStreamLayer{ln: ln, advertise: advertise, tls: t, dialer: dialer}, nil
 }
 
 // Accept returns the next connection wrapped in TLS. The handshake runs on
@@ -55,7 +56,9 @@ func (s *tlsStreamLayer) Addr() net.Addr { return s.advertise }
 func (s *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return s.tls.dialTLS(ctx, "tcp", string(address), timeout)
+	d := s.dialer
+	d.Timeout = timeout
+	return s.tls.dialTLS(ctx, "tcp", string(address), d)
 }
 
 // handshakeDeadlineConn bounds the server-side handshake: the first Read

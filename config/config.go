@@ -70,6 +70,17 @@ type Config struct {
 	TrailingLogs      uint64
 	MaxAppendEntries  int
 
+	// PeerSourceIP, if set, is the local address every connection to
+	// another node (raft and node-to-node HTTP) is made from, for hosts
+	// with several addresses.
+	PeerSourceIP string
+
+	// UnsafeNoFsync makes raft log writes return before they are stored,
+	// as a disk that ignores fsync would: a crash then loses acknowledged
+	// writes. It exists so that the fault-injection tests can prove they
+	// detect such loss; never set it in production.
+	UnsafeNoFsync bool
+
 	// TLS: see config/tls.go.
 	TLS TLSFiles
 
@@ -148,6 +159,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SnapshotInterval, "raft-snapshot-interval", c.SnapshotInterval, "how often to check whether to snapshot")
 	fs.Uint64Var(&c.TrailingLogs, "raft-trailing-logs", c.TrailingLogs, "log entries kept after a snapshot")
 	fs.IntVar(&c.MaxAppendEntries, "raft-max-append-entries", c.MaxAppendEntries, "largest batch of entries per append")
+	fs.StringVar(&c.PeerSourceIP, "peer-source-ip", c.PeerSourceIP, "local IP to make connections to other nodes from (default: chosen by the system)")
+	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", c.UnsafeNoFsync, "TESTING ONLY: acknowledge raft log writes before they are on disk, so a crash loses acknowledged writes")
 	c.TLS.registerFlags(fs)
 	c.JWT.registerFlags(fs)
 }
@@ -260,6 +273,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAppendEntries < 1 || c.MaxAppendEntries > 1024 {
 		bad("raft-max-append-entries", "must be between 1 and 1024")
+	}
+	if c.PeerSourceIP != "" && net.ParseIP(c.PeerSourceIP) == nil {
+		bad("peer-source-ip", "%q is not an IP address", c.PeerSourceIP)
 	}
 	c.TLS.validate(bad)
 	c.JWT.validate(bad)

@@ -112,6 +112,8 @@ func TestValidate(t *testing.T) {
 		{"tiny body limit", func(c *Config) { c.MaxBodyBytes = 10 }, "--max-body-bytes"},
 		{"election under heartbeat", func(c *Config) { c.ElectionTimeout = time.Millisecond * 100 }, "--raft-election-timeout"},
 		{"append entries", func(c *Config) { c.MaxAppendEntries = 0 }, "--raft-max-append-entries"},
+		{"peer source ip", func(c *Config) { c.PeerSourceIP = "127.0.0.300" }, "--peer-source-ip"},
+		{"peer source ip set", func(c *Config) { c.PeerSourceIP = "127.0.0.21" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

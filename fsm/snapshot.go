@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,4 +182,14 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 		}
 	}
 	return t.commit(), nil
+}
+
+// Digest returns the hex SHA-256 of the state's snapshot encoding. Replicas
+// that applied the same log hold the same state and so the same digest.
+func (s *State) Digest() (string, error) {
+	h := sha256.New()
+	if err := s.Encode(h); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
