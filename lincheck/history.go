@@ -121,3 +121,15 @@ func (x *Call) Unknown() {
 	h.mu.Unlock()
 	x.c.id = h.newClientID()
 }
+
+// NotSent records that the operation never reached a server (the
+// connection was refused) or was refused before it could reach the log (a
+// 401 or 429): it had no effect and observed nothing, so it is dropped, and
+// the client keeps its id.
+func (x *Call) NotSent() {
+	x.finish()
+	h := x.c.h
+	h.mu.Lock()
+	h.dropped++
+	h.mu.Unlock()
+}

@@ -16,6 +16,19 @@
 // history is linearizable iff each user's sub-history is (P-compositionality),
 // which keeps the search small.
 //
+// Two more kinds of register ride on the same operations. A global setting
+// is a register in a partition of its own, named by a User of the form
+// "global:<KEY>" (GlobalUser), which no username can be since usernames
+// have no colon; a read that finds the catalogue default reports it as
+// absent, so the default must never be written. A user with a count quota
+// carries the limit in every write's Input.Quota, and the model applies
+// the check prefsd's state machine makes on the user's count after the
+// whole write: a Put or Patch that raises the count above the limit is
+// refused (Output.Refused) and changes nothing, and any other write is
+// accepted. So every new key of a Patch counts, a null in the same Patch
+// that removes an existing key makes room, overwriting an existing key
+// costs nothing, and a delete is never refused.
+//
 // Writers must use unique values (etcd and Jepsen do the same) so that a read
 // names the write it observed. A write whose outcome is unknown (a transport
 // error, 503 or 504) is recorded with Output.Unknown and Return =
@@ -38,9 +51,11 @@ import (
 type Kind uint8
 
 const (
-	// Get reads one key: GET /api/user/v1/preferences/{u}/{k}.
+	// Get reads one key: GET /api/user/v1/preferences/{u}/{k}, or, for
+	// a global setting, GET /api/settings/global/{KEY}/.
 	Get Kind = iota + 1
-	// Put writes one key: PATCH {"k": "v"}.
+	// Put writes one key: PATCH {"k": "v"}, or, for a global setting,
+	// PATCH /api/settings/global/{KEY}/ with {"value": "v"}.
 	Put
 	// Delete removes one key: DELETE /api/user/v1/preferences/{u}/{k},
 	// answering 204 when the key existed and 404 when it did not.
@@ -78,7 +93,13 @@ type Input struct {
 	Key   string  // Get, Put, Delete
 	Value string  // Put
 	Patch []Field // Patch
+	// Quota is the user's max_preferences limit for a Put or Patch; 0
+	// means the writes of this user are never refused.
+	Quota int
 }
+
+// GlobalUser returns the partition name of the global setting key.
+func GlobalUser(key string) string { return "global:" + key }
 
 // IsWrite reports whether the operation may change state.
 func (in Input) IsWrite() bool { return in.Kind != Get }
@@ -93,6 +114,9 @@ type Output struct {
 	Found bool
 	// Value is the value a Get found.
 	Value string
+	// Refused is, for Put and Patch, that the write was refused for
+	// exceeding the user's count quota.
+	Refused bool
 }
 
 // State is one user's preferences: key → value. It is never mutated; Step
@@ -110,7 +134,7 @@ func step(st State, in Input, out Output) (bool, State) {
 			next = State{}
 		}
 		next[in.Key] = in.Value
-		return true, next
+		return quota(st, next, in, out)
 	case Delete:
 		_, ok := st[in.Key]
 		if !out.Unknown && ok != out.Found {
@@ -134,9 +158,25 @@ func step(st State, in Input, out Output) (bool, State) {
 				next[f.Key] = f.Value
 			}
 		}
-		return true, next
+		return quota(st, next, in, out)
 	}
 	return false, st
+}
+
+// quota decides a write that would take st to next: a write that raises
+// the count above in.Quota is refused and changes nothing; any other is
+// accepted. An unknown outcome is whichever the state calls for.
+func quota(st, next State, in Input, out Output) (bool, State) {
+	over := in.Quota > 0 && len(next) > len(st) && len(next) > in.Quota
+	switch {
+	case out.Unknown && over:
+		return true, st
+	case out.Unknown:
+		return true, next
+	case over:
+		return out.Refused, st
+	}
+	return !out.Refused, next
 }
 
 // Model is the porcupine model of per-user preference registers,
@@ -207,6 +247,8 @@ func Describe(in Input, out Output) string {
 			return s + " -> 204"
 		}
 		return s + " -> 404"
+	case out.Refused:
+		return fmt.Sprintf("%s -> refused (quota %d)", s, in.Quota)
 	}
 	return s + " -> ok"
 }

@@ -21,13 +21,20 @@ func get(u, k string) Input             { return Input{Kind: Get, User: u, Key: 
 func del(u, k string) Input             { return Input{Kind: Delete, User: u, Key: k} }
 func patch(u string, fs ...Field) Input { return Input{Kind: Patch, User: u, Patch: fs} }
 func set(k, v string) Field             { return Field{Key: k, Value: v} }
-func null(k string) Field               { return Field{Key: k, Delete: true} }
+
+// The quota-limited writes of the tests: a limit of 2.
+func qput(u, k, v string) Input {
+	return Input{Kind: Put, User: u, Key: k, Value: v, Quota: 2}
+}
+func qpatch(u string, fs ...Field) Input { return Input{Kind: Patch, User: u, Patch: fs, Quota: 2} }
+func null(k string) Field                { return Field{Key: k, Delete: true} }
 
 var (
 	ok      = Output{}
 	unknown = Output{Unknown: true}
 	missing = Output{}
 	gone    = Output{Found: true} // a delete that removed the key (204)
+	refused = Output{Refused: true}
 )
 
 func saw(v string) Output { return Output{Found: true, Value: v} }
@@ -182,6 +189,148 @@ func TestModel(t *testing.T) {
 			op(2, 4, 5, get("a", "k"), saw("2")),
 			op(2, 6, 7, get("b", "k"), saw("1")),
 		}, porcupine.Illegal},
+
+		// Quota-limited creates (limit 2).
+		{"creates up to the limit are accepted, the next is refused", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qput("q", "c", "3"), refused),
+			op(0, 6, 7, get("q", "c"), missing),
+		}, porcupine.Ok},
+		{"a refusal below the limit", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), refused),
+		}, porcupine.Illegal},
+		{"an acceptance past the limit", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qput("q", "c", "3"), ok),
+		}, porcupine.Illegal},
+		{"concurrent creates: only one of two fits", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(1, 2, 5, qput("q", "b", "2"), ok),
+			op(2, 3, 6, qput("q", "c", "3"), ok),
+		}, porcupine.Illegal},
+		{"concurrent creates: one accepted, one refused", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(1, 2, 5, qput("q", "b", "2"), refused),
+			op(2, 3, 6, qput("q", "c", "3"), ok),
+		}, porcupine.Ok},
+		{"overwriting at the limit is accepted", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qput("q", "a", "3"), ok),
+		}, porcupine.Ok},
+		{"a delete makes room", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, del("q", "a"), gone),
+			op(0, 6, 7, qput("q", "c", "3"), ok),
+		}, porcupine.Ok},
+		{"an unknown create may have filled the last place", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(1, 2, never, qput("q", "b", "2"), unknown),
+			op(2, 4, 5, qput("q", "c", "3"), refused),
+		}, porcupine.Ok},
+		{"a patch adding two keys past the limit is refused whole", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qpatch("q", set("b", "2"), set("c", "3")), refused),
+			op(0, 4, 5, get("q", "b"), missing),
+		}, porcupine.Ok},
+		{"a patch that swaps keys at the limit is accepted", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qpatch("q", null("a"), set("c", "3")), ok),
+		}, porcupine.Ok},
+
+		{"a refused create changes nothing", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qput("q", "c", "3"), refused),
+			op(1, 6, 7, get("q", "c"), saw("3")),
+		}, porcupine.Illegal},
+		{"a refused patch is not half applied", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qpatch("q", set("a", "9"), set("b", "2"), set("c", "3")), refused),
+			op(1, 4, 5, get("q", "a"), saw("9")),
+		}, porcupine.Illegal},
+		{"a patch adding two keys counts both", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qpatch("q", set("b", "2"), set("c", "3")), ok),
+		}, porcupine.Illegal},
+		{"overwriting at the limit cannot be refused", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qput("q", "a", "3"), refused),
+		}, porcupine.Illegal},
+		{"a refusal after a delete made room", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, del("q", "a"), gone),
+			op(1, 6, 7, qput("q", "c", "3"), refused),
+		}, porcupine.Illegal},
+		{"a refusal concurrent with the delete that made room", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 8, del("q", "a"), gone),
+			op(1, 5, 7, qput("q", "c", "3"), refused),
+			op(1, 9, 10, qput("q", "d", "4"), ok),
+		}, porcupine.Ok},
+		{"deleting a missing key in a patch makes no room", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(0, 4, 5, qpatch("q", null("x"), set("c", "3")), ok),
+		}, porcupine.Illegal},
+		{"an unknown create past the limit cannot take effect", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(1, 4, never, qput("q", "c", "3"), unknown),
+			op(2, 6, 7, get("q", "c"), saw("3")),
+		}, porcupine.Illegal},
+		{"an unknown create takes effect once a delete made room", []porcupine.Operation{
+			op(0, 0, 1, qput("q", "a", "1"), ok),
+			op(0, 2, 3, qput("q", "b", "2"), ok),
+			op(1, 4, never, qput("q", "c", "3"), unknown),
+			op(0, 5, 6, del("q", "a"), gone),
+			op(2, 7, 8, get("q", "c"), saw("3")),
+		}, porcupine.Ok},
+		{"without a quota, creates are never refused", []porcupine.Operation{
+			op(0, 0, 1, put("a", "x", "1"), ok),
+			op(0, 2, 3, put("a", "y", "2"), ok),
+			op(0, 4, 5, put("a", "z", "3"), ok),
+			op(0, 6, 7, put("a", "w", "4"), refused),
+		}, porcupine.Illegal},
+
+		// A global setting is a register of its own.
+		{"global setting read after write", []porcupine.Operation{
+			op(0, 0, 1, put(GlobalUser("G"), "G", "v1"), ok),
+			op(1, 2, 3, get(GlobalUser("G"), "G"), saw("v1")),
+		}, porcupine.Ok},
+		{"global setting at its default reads as absent", []porcupine.Operation{
+			op(0, 0, 1, get(GlobalUser("G"), "G"), missing),
+			op(1, 2, never, put(GlobalUser("G"), "G", "v1"), unknown),
+			op(0, 3, 4, get(GlobalUser("G"), "G"), missing),
+			op(0, 5, 6, get(GlobalUser("G"), "G"), saw("v1")),
+		}, porcupine.Ok},
+		{"global setting back at its default after a write", []porcupine.Operation{
+			op(0, 0, 1, put(GlobalUser("G"), "G", "v1"), ok),
+			op(1, 2, 3, get(GlobalUser("G"), "G"), missing),
+		}, porcupine.Illegal},
+		{"global setting is not a user's key", []porcupine.Operation{
+			op(0, 0, 1, put("G", "G", "v1"), ok),
+			op(1, 2, 3, get(GlobalUser("G"), "G"), saw("v1")),
+		}, porcupine.Illegal},
+		{"concurrent global writes, readers disagree on the order", []porcupine.Operation{
+			op(0, 0, 3, put(GlobalUser("G"), "G", "v1"), ok),
+			op(1, 1, 2, put(GlobalUser("G"), "G", "v2"), ok),
+			op(2, 4, 5, get(GlobalUser("G"), "G"), saw("v2")),
+			op(3, 6, 7, get(GlobalUser("G"), "G"), saw("v1")),
+		}, porcupine.Illegal},
+		{"stale global setting read", []porcupine.Operation{
+			op(0, 0, 1, put(GlobalUser("G"), "G", "v1"), ok),
+			op(0, 2, 3, put(GlobalUser("G"), "G", "v2"), ok),
+			op(1, 4, 5, get(GlobalUser("G"), "G"), saw("v1")),
+		}, porcupine.Illegal},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -241,6 +390,8 @@ func TestDescribe(t *testing.T) {
 		{del("a", "k"), gone, `delete(a/k) -> 204`},
 		{put("a", "k", "v"), unknown, `put(a/k="v") -> unknown`},
 		{patch("a", set("x", "1"), null("y")), ok, `patch(a {x="1", y=null}) -> ok`},
+		{qput("q", "k", "v"), refused, `put(q/k="v") -> refused (quota 2)`},
+		{get(GlobalUser("G"), "G"), saw("v"), `get(global:G/G) -> "v"`},
 	} {
 		if got := Describe(c.in, c.out); got != c.want {
 			t.Errorf("Describe = %s, want %s", got, c.want)

@@ -1,14 +1,11 @@
 package lincheck_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,199 +21,7 @@ import (
 const (
 	scenarioClients = 6
 	scenarioOps     = 400
-	scenarioUsers   = 3
-	scenarioKeys    = 4
 )
-
-// httpClient is what a scenario client speaks through: short timeouts,
-// so that a request to a stopped node turns into an unknown outcome
-// quickly.
-var httpClient = &http.Client{Timeout: 3 * time.Second}
-
-// adminDo sends an admin request to base and returns the answer's body,
-// failing the test unless the status is want.
-func adminDo(t *testing.T, base, method, path string, body any, want int) []byte {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, base+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Token "+testnode.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, out, want)
-	}
-	return out
-}
-
-// outcome classifies an answer: definite (the status is part of the
-// model), unknown (transport error, 5xx, or a refusal that may come from
-// a node not yet caught up), or unexpected (a test or server bug).
-type outcome int
-
-const (
-	definite outcome = iota
-	indefinite
-	unexpected
-)
-
-// userClient runs one sequential client's requests.
-type userClient struct {
-	idx    int
-	rec    *lincheck.Client
-	rng    *rand.Rand
-	seq    int
-	tokens []string
-	nodes  []string // base URLs, tried round-robin
-	next   int
-}
-
-func (c *userClient) do(method, url, token, contentType string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Token "+token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
-}
-
-func (c *userClient) value() string {
-	c.seq++
-	return fmt.Sprintf("c%d-%d", c.idx, c.seq)
-}
-
-// step issues one random operation to the next node and records it. It
-// returns whether the operation had a definite outcome, and an error for
-// an answer the model does not allow for (which fails the test).
-func (c *userClient) step() (bool, error) {
-	base := c.nodes[c.next%len(c.nodes)]
-	c.next++
-	u := c.rng.IntN(scenarioUsers)
-	user, token := fmt.Sprintf("lin%d", u), c.tokens[u]
-	key := func() string { return fmt.Sprintf("k%d", c.rng.IntN(scenarioKeys)) }
-	prefs := base + "/api/user/v1/preferences/" + user
-
-	var in lincheck.Input
-	switch r := c.rng.IntN(100); {
-	case r < 40:
-		in = lincheck.Input{Kind: lincheck.Get, User: user, Key: key()}
-	case r < 70:
-		in = lincheck.Input{Kind: lincheck.Put, User: user, Key: key(), Value: c.value()}
-	case r < 80:
-		in = lincheck.Input{Kind: lincheck.Delete, User: user, Key: key()}
-	default:
-		seen := map[string]bool{}
-		for range 2 + c.rng.IntN(2) {
-			k := key()
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			f := lincheck.Field{Key: k}
-			if c.rng.IntN(4) == 0 {
-				f.Delete = true
-			} else {
-				f.Value = c.value()
-			}
-			in.Patch = append(in.Patch, f)
-		}
-		in.Kind, in.User = lincheck.Patch, user
-	}
-
-	call := c.rec.Invoke(in)
-	var (
-		status int
-		body   []byte
-		err    error
-	)
-	switch in.Kind {
-	case lincheck.Get:
-		status, body, err = c.do(http.MethodGet, prefs+"/"+in.Key, token, "", nil)
-	case lincheck.Delete:
-		status, body, err = c.do(http.MethodDelete, prefs+"/"+in.Key, token, "", nil)
-	case lincheck.Put, lincheck.Patch:
-		patch := map[string]any{}
-		if in.Kind == lincheck.Put {
-			patch[in.Key] = in.Value
-		}
-		for _, f := range in.Patch {
-			if f.Delete {
-				patch[f.Key] = nil
-			} else {
-				patch[f.Key] = f.Value
-			}
-		}
-		b, _ := json.Marshal(patch)
-		status, body, err = c.do(http.MethodPatch, prefs, token, "application/merge-patch+json", b)
-	}
-	if err != nil {
-		tally("transport error")
-		call.Unknown()
-		return false, nil
-	}
-	tally(fmt.Sprintf("%s %d", in.Kind, status))
-	var out lincheck.Output
-	kind := unexpected
-	switch {
-	case status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout || status >= 500:
-		kind = indefinite
-	case status == http.StatusUnauthorized:
-		// A node that has not caught up may not know the token yet; the
-		// request was refused before reaching the log.
-		kind = indefinite
-	case in.Kind == lincheck.Get && status == http.StatusOK:
-		var v string
-		if jerr := json.Unmarshal(body, &v); jerr != nil {
-			call.Unknown()
-			return false, fmt.Errorf("%s: 200 with body %q: %v", lincheck.Describe(in, out), body, jerr)
-		}
-		out, kind = lincheck.Output{Found: true, Value: v}, definite
-	case (in.Kind == lincheck.Get || in.Kind == lincheck.Delete) && status == http.StatusNotFound:
-		kind = definite
-	case in.Kind == lincheck.Delete && status == http.StatusNoContent:
-		out, kind = lincheck.Output{Found: true}, definite
-	case (in.Kind == lincheck.Put || in.Kind == lincheck.Patch) && status == http.StatusNoContent:
-		kind = definite
-	}
-	switch kind {
-	case definite:
-		call.Return(out)
-		return true, nil
-	case indefinite:
-		call.Unknown()
-		return false, nil
-	}
-	call.Unknown()
-	return false, fmt.Errorf("%s via %s: unexpected %d %s", lincheck.Describe(in, lincheck.Output{Unknown: true}), base, status, body)
-}
-
-// answers counts the scenario's answers by operation and status.
-var answers = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-func tally(what string) {
-	answers.Lock()
-	answers.n[what]++
-	answers.Unlock()
-}
 
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -230,40 +35,43 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // Six clients spread over a three-node cluster read, write, delete and
-// merge-patch three users' preferences while the leader is stopped and
-// later restarted; the whole history must be linearizable.
+// merge-patch three users' preferences, create keys against a fourth
+// user's quota and read and write a global setting while the leader is
+// stopped and later restarted; the whole history must be linearizable.
 func TestLinearizableAcrossLeaderStopAndRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster scenario; skipped under -short")
 	}
-	answers.Lock()
-	clear(answers.n)
-	answers.Unlock()
 	nodes := testnode.StartCluster(t, 3, func(c *config.Config) {
 		c.RateLimitUser, c.RateLimitAddress = 0, 0
 	})
 	leader := testnode.WaitLeader(t, nodes)
 
-	tokens := make([]string, scenarioUsers)
-	for u := range tokens {
-		name := fmt.Sprintf("lin%d", u)
-		adminDo(t, leader.URL, http.MethodPost, "/api/admin/users", map[string]any{"username": name}, http.StatusCreated)
-		var tok struct {
-			Token string `json:"token"`
-		}
-		b := adminDo(t, leader.URL, http.MethodPost, "/api/admin/users/"+name+"/tokens", map[string]any{"name": "t"}, http.StatusCreated)
-		if err := json.Unmarshal(b, &tok); err != nil || tok.Token == "" {
-			t.Fatalf("token answer %s: %v", b, err)
-		}
-		tokens[u] = tok.Token
+	h := lincheck.NewHistory()
+	w := lincheck.NewWorkload(h, lincheck.Options{Seed: 42, Timeout: 2 * time.Second})
+	defer w.Close()
+	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSetup()
+	if err := w.Setup(setupCtx, leader.URL, testnode.AdminToken); err != nil {
+		t.Fatal(err)
 	}
-	// Every node must know the tokens before traffic starts.
+	tgt := w.Target()
+	if len(tgt.Quota) == 0 || tgt.GlobalKey == "" {
+		t.Fatalf("setup made no quota user or global setting: %+v", tgt)
+	}
+	// Writing a global setting needs staff status: an ordinary user is
+	// refused before anything is written.
+	if status := patchGlobal(t, leader.URL, tgt.GlobalKey, tgt.Users[0].Token, "not-staff"); status != http.StatusForbidden {
+		t.Fatalf("global setting write by a non-staff user = %d, want 403", status)
+	}
+	// Every node must know the users and their tokens before traffic
+	// starts, so that a 401 stays the exception.
+	users := append(append([]lincheck.User{tgt.Staff}, tgt.Quota...), tgt.Users...)
 	for _, n := range nodes {
-		n := n
 		waitFor(t, 10*time.Second, "node "+n.ID()+" does not know the users yet", func() bool {
 			st := n.FSM().State()
-			for u := range tokens {
-				usr, ok := st.UserByName(fmt.Sprintf("lin%d", u))
+			for _, u := range users {
+				usr, ok := st.UserByName(u.Name)
 				if !ok || len(st.Tokens(usr.ID)) == 0 {
 					return false
 				}
@@ -276,43 +84,39 @@ func TestLinearizableAcrossLeaderStopAndRestart(t *testing.T) {
 	for i, n := range nodes {
 		urls[i] = n.URL
 	}
-	h := lincheck.NewHistory()
 	var (
-		issued       atomic.Int64 // operations started
-		definites    atomic.Int64 // operations with a definite outcome
+		definites    atomic.Int64
 		afterRestart atomic.Int64
 		restarted    atomic.Bool
 		wg           sync.WaitGroup
 		errMu        sync.Mutex
 		errs         []error
 	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func() {
+		if definites.Add(1) >= scenarioOps {
+			cancel()
+		}
+		if restarted.Load() {
+			afterRestart.Add(1)
+		}
+	}
 	for i := range scenarioClients {
-		c := &userClient{idx: i, rec: h.NewClient(), rng: rand.New(rand.NewPCG(uint64(i), 42)), tokens: tokens, nodes: urls, next: i}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for issued.Add(1) <= scenarioOps {
-				ok, err := c.step()
-				if err != nil {
-					errMu.Lock()
-					errs = append(errs, err)
-					errMu.Unlock()
-				}
-				if ok {
-					definites.Add(1)
-					if restarted.Load() {
-						afterRestart.Add(1)
-					}
-				}
+		wg.Go(func() {
+			if err := w.Run(ctx, i, urls, progress); err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
 			}
-		}()
+		})
 	}
 	clientsDone := make(chan struct{})
 	go func() { wg.Wait(); close(clientsDone) }()
 
 	// The fault: stop the leader a third of the way in, restart it at
 	// two thirds, with traffic throughout.
-	waitFor(t, 20*time.Second, "traffic did not reach a third of its operations", func() bool { return issued.Load() >= scenarioOps/3 })
+	waitFor(t, 20*time.Second, "traffic did not reach a third of its operations", func() bool { return definites.Load() >= scenarioOps/3 })
 	old := testnode.WaitLeader(t, nodes)
 	stopAt := h.Now()
 	old.Stop()
@@ -324,7 +128,7 @@ func TestLinearizableAcrossLeaderStopAndRestart(t *testing.T) {
 	}
 	newLeader := testnode.WaitLeader(t, rest)
 	electedAt := h.Now()
-	waitFor(t, 20*time.Second, "traffic stalled after the leader stopped", func() bool { return issued.Load() >= 2*scenarioOps/3 })
+	waitFor(t, 20*time.Second, "traffic stalled after the leader stopped", func() bool { return definites.Load() >= 2*scenarioOps/3 })
 	back := old.Restart(t)
 	restartAt := h.Now()
 	restarted.Store(true)
@@ -333,35 +137,46 @@ func TestLinearizableAcrossLeaderStopAndRestart(t *testing.T) {
 	select {
 	case <-clientsDone:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("clients did not finish %d operations within 30s (issued %d)", scenarioOps, issued.Load())
+		cancel()
+		<-clientsDone
+		t.Fatalf("clients did not finish %d operations within 30s (done %d)", scenarioOps, definites.Load())
 	}
 	for _, err := range errs {
 		t.Error(err)
 	}
 
-	answers.Lock()
-	t.Logf("answers: %v", answers.n)
-	answers.Unlock()
+	t.Logf("answers: %v", w.Counts())
 	ops := h.Operations()
 	n, unknown, dropped := h.Stats()
 	t.Logf("history: %d operations (%d definite, %d after the restart, %d unknown writes), %d failed reads dropped",
 		n, definites.Load(), afterRestart.Load(), unknown, dropped)
-	// Guard against a vacuous pass: most operations must have had a
-	// definite outcome, including after the restart.
-	if d := definites.Load(); d < scenarioOps/2 {
-		t.Errorf("only %d of %d operations had a definite outcome", d, scenarioOps)
-	}
+	// Guard against a vacuous pass: operations of every kind must have had
+	// a definite outcome, including after the restart.
 	if a := afterRestart.Load(); a < 20 {
 		t.Errorf("only %d definite operations after the restart", a)
 	}
-	reads := 0
+	var reads, quotaOK, refusals, globalReads, globalWrites int
 	for _, o := range ops {
-		if o.Input.(lincheck.Input).Kind == lincheck.Get && o.Output.(lincheck.Output).Found {
+		in, out := o.Input.(lincheck.Input), o.Output.(lincheck.Output)
+		switch {
+		case out.Unknown:
+		case in.User == lincheck.GlobalUser(tgt.GlobalKey) && in.Kind == lincheck.Get:
+			if out.Found {
+				globalReads++
+			}
+		case in.User == lincheck.GlobalUser(tgt.GlobalKey):
+			globalWrites++
+		case in.Kind == lincheck.Get && out.Found:
 			reads++
+		case out.Refused:
+			refusals++
+		case in.Quota > 0:
+			quotaOK++
 		}
 	}
-	if reads < 20 {
-		t.Errorf("only %d reads found a value; the check would say little", reads)
+	if reads < 20 || quotaOK < 3 || refusals < 1 || globalReads < 2 || globalWrites < 2 {
+		t.Errorf("the check would say little: %d reads found a value, %d quota user writes accepted and %d refused, "+
+			"%d global setting reads found a value and %d writes were acknowledged", reads, quotaOK, refusals, globalReads, globalWrites)
 	}
 
 	start := time.Now()
@@ -382,6 +197,63 @@ func TestLinearizableAcrossLeaderStopAndRestart(t *testing.T) {
 	if res, err := lincheck.CheckPath(stale, 10*time.Second, ""); err != nil || res != porcupine.Illegal {
 		t.Errorf("control: history with %s checked %s (%v), want Illegal", desc, res, err)
 	}
+
+	// A second workload with the same users starts from a clean slate:
+	// Setup clears the preferences the first one left and sets the global
+	// setting back to its default, so that its history, which assumes an
+	// empty start, checks too.
+	h2 := lincheck.NewHistory()
+	w2 := lincheck.NewWorkload(h2, lincheck.Options{Seed: 43, Timeout: 2 * time.Second})
+	defer w2.Close()
+	setup2, cancelSetup2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSetup2()
+	if err := w2.Setup(setup2, newLeader.URL, testnode.AdminToken); err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	var done2 atomic.Int64
+	var wg2 sync.WaitGroup
+	errs = errs[:0]
+	for i := range 3 {
+		wg2.Go(func() {
+			if err := w2.Run(ctx2, i, urls, func() {
+				if done2.Add(1) >= 150 {
+					cancel2()
+				}
+			}); err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+			}
+		})
+	}
+	waitFor(t, 30*time.Second, "the second workload did not finish", func() bool { return ctx2.Err() != nil })
+	wg2.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if res := lincheck.Check(t, h2.Operations(), 10*time.Second); res != porcupine.Ok {
+		t.Errorf("history after a second Setup is %s, want Ok", res)
+	}
+}
+
+// patchGlobal writes a global setting as the token's user and returns the
+// status.
+func patchGlobal(t *testing.T, base, key, token, value string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, base+"/api/settings/global/"+key+"/", strings.NewReader(`{"value": "`+value+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // makeStale returns a copy of ops in which one read that found a value
