@@ -6,9 +6,12 @@ BIN       := bin/prefsd
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 30s
+CHAOS_RUNS     ?= 3
+CHAOS_DURATION ?= 60s
+CHAOS_SEED     ?= 0
 PKGS      := ./...
 
-.PHONY: help build run test test-short bench fuzz vet fmt-check tidy-check check clean
+.PHONY: help build run test test-short bench fuzz chaos vet fmt-check tidy-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,6 +38,16 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+chaos: ## randomized fault schedules on real processes (CHAOS_RUNS, CHAOS_DURATION, CHAOS_SEED); log in bin/chaos.log
+	@mkdir -p bin
+	@echo "running $(CHAOS_RUNS) schedule(s) of $(CHAOS_DURATION); full log in bin/chaos.log"
+	@$(GO) test -count=1 -tags $(TAGS) -timeout 0 -run '^TestChaos$$' -v ./e2e/ \
+	  -args -chaos.runs=$(CHAOS_RUNS) -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) >bin/chaos.log 2>&1; \
+	  status=$$?; \
+	  grep -E '^ *--- (PASS|FAIL)|reproduce with|^(ok|FAIL)' bin/chaos.log; \
+	  sed -n '/^chaos summary/,/acknowledged writes lost/p' bin/chaos.log; \
+	  exit $$status
 
 vet: ## go vet, with and without the metrics tag
 	$(GO) vet ./...

@@ -128,6 +128,12 @@ func clusterEnv() []string {
 // are distinct.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
+	return freeAddrsOn(t, "127.0.0.1", n)
+}
+
+// freeAddrsOn is freeAddrs on the local address ip.
+func freeAddrsOn(t *testing.T, ip string, n int) []string {
+	t.Helper()
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -136,9 +142,9 @@ func freeAddrs(t *testing.T, n int) []string {
 	}()
 	var addrs []string
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
-			t.Fatalf("free port: %v", err)
+			t.Fatalf("free port on %s: %v", ip, err)
 		}
 		lns = append(lns, ln)
 		addrs = append(addrs, ln.Addr().String())
@@ -209,8 +215,14 @@ type Node struct {
 // logged if the test failed.
 func NewNode(t *testing.T, id string) *Node {
 	t.Helper()
+	return newNodeOn(t, id, "127.0.0.1")
+}
+
+// newNodeOn is NewNode with the node's listeners on the local address ip.
+func newNodeOn(t *testing.T, id, ip string) *Node {
+	t.Helper()
 	prefsdBinary(t)
-	addrs := freeAddrs(t, 2)
+	addrs := freeAddrsOn(t, ip, 2)
 	n := &Node{
 		t:        t,
 		ID:       id,
@@ -338,6 +350,33 @@ func (n *Node) Kill() {
 		n.t.Fatalf("node %s: still running 10s after SIGKILL", n.ID)
 	}
 	n.t.Logf("node %s: killed (run %d)", n.ID, r.n)
+}
+
+// Pause stops the process with SIGSTOP: it holds its connections but
+// answers nothing, as a machine stalled by the hypervisor or a long GC
+// pause would.
+func (n *Node) Pause() {
+	n.t.Helper()
+	n.signal(syscall.SIGSTOP)
+	n.t.Logf("node %s: paused (SIGSTOP)", n.ID)
+}
+
+// Resume continues a paused process with SIGCONT.
+func (n *Node) Resume() {
+	n.t.Helper()
+	n.signal(syscall.SIGCONT)
+	n.t.Logf("node %s: resumed (SIGCONT)", n.ID)
+}
+
+func (n *Node) signal(sig syscall.Signal) {
+	n.t.Helper()
+	r := n.current()
+	if r == nil || r.exited() {
+		n.t.Fatalf("node %s: %v: not running", n.ID, sig)
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		n.t.Fatalf("node %s: %v: %v", n.ID, sig, err)
+	}
 }
 
 // stopTimeout bounds a clean shutdown: the daemon's own HTTP shutdown takes
