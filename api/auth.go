@@ -72,7 +72,7 @@ func TokenDigest(token string) []byte {
 // the leader's, so that a token created through another node a moment ago
 // works.
 func (s *server) authenticate(c *gin.Context) credentials {
-	parts := strings.Fields(c.GetHeader("Authorization"))
+	parts := strings.Fields(requestHeader(c, hdrAuthorization))
 	if len(parts) == 0 {
 		return s.sessionAuth(c) // api/session.go
 	}

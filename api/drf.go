@@ -1,14 +1,13 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,24 +39,24 @@ const (
 
 // detail answers {"detail": msg}.
 func detail(c *gin.Context, status int, msg string) {
-	respond(c, status, gin.H{"detail": msg})
+	respondWith(c, status, func(b []byte) []byte { return appendJSONObject1(b, "detail", msg) })
 }
 
 // methodNotAllowed returns a handler answering DRF's 405 with an Allow
 // header listing methods.
 func methodNotAllowed(methods ...string) gin.HandlerFunc {
-	allow := allowed(methods)
+	allow := allowValue(methods)
 	return func(c *gin.Context) {
-		c.Header("Allow", allow)
+		setSharedHeader(c, hdrAllow, allow)
 		detail(c, http.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", c.Request.Method))
 	}
 }
 
 // options returns a handler answering DRF's OPTIONS metadata.
 func options(name string, parses []string, methods ...string) gin.HandlerFunc {
-	allow := allowed(methods)
+	allow := allowValue(methods)
 	return func(c *gin.Context) {
-		c.Header("Allow", allow)
+		setSharedHeader(c, hdrAllow, allow)
 		respond(c, http.StatusOK, gin.H{
 			"name":        name,
 			"description": "",
@@ -70,7 +69,7 @@ func options(name string, parses []string, methods ...string) gin.HandlerFunc {
 // mediaType returns the request's media type without parameters, or "" if
 // it has none or it cannot be parsed.
 func mediaType(c *gin.Context) string {
-	ct := c.GetHeader("Content-Type")
+	ct := requestHeader(c, hdrContentType)
 	if ct == "" {
 		return ""
 	}
@@ -109,9 +108,12 @@ func parseError(c *gin.Context, err error) {
 // consistency reads the consistency level from ?consistency= or the
 // X-Consistency header. On a bad value it answers 400 and returns false.
 func consistency(c *gin.Context) (cluster.Consistency, bool) {
-	v := c.Query("consistency")
+	var v string
+	if c.Request.URL.RawQuery != "" { // no query, no parameter: skip parsing it
+		v = c.Query("consistency")
+	}
 	if v == "" {
-		v = c.GetHeader("X-Consistency")
+		v = requestHeader(c, hdrXConsistency)
 	}
 	level, err := cluster.ParseConsistency(v)
 	if err != nil {
@@ -133,12 +135,20 @@ func (s *server) read(c *gin.Context) (*fsm.State, bool) {
 		clusterError(c, err)
 		return nil, false
 	}
-	c.Header(headerIndex, strconv.FormatUint(st.Index(), 10))
-	c.Header(headerConsistency, level.String())
+	setHeader(c, hdrIndex, strconv.FormatUint(st.Index(), 10))
+	if v, ok := consistencyValues[level]; ok {
+		setSharedHeader(c, hdrConsistency, v)
+	} else {
+		setHeader(c, hdrConsistency, level.String())
+	}
 	if level == cluster.Stale {
 		known, contact := s.cluster.Freshness()
-		c.Header(headerKnownLeader, strconv.FormatBool(known))
-		c.Header(headerLastContact, strconv.FormatInt(contact.Milliseconds(), 10))
+		if known {
+			setSharedHeader(c, hdrKnownLeader, knownLeaderValues[1])
+		} else {
+			setSharedHeader(c, hdrKnownLeader, knownLeaderValues[0])
+		}
+		setHeader(c, hdrLastContact, strconv.FormatInt(contact.Milliseconds(), 10))
 	}
 	return st, true
 }
@@ -156,7 +166,7 @@ func (s *server) apply(c *gin.Context, t fsm.CmdType, body any) (fsm.Result, boo
 		clusterError(c, err)
 		return fsm.Result{}, false
 	}
-	c.Header(headerIndex, strconv.FormatUint(idx, 10))
+	setHeader(c, hdrIndex, strconv.FormatUint(idx, 10))
 	return res, true
 }
 
@@ -183,23 +193,59 @@ func respond(c *gin.Context, status int, v any) {
 	c.Abort()
 }
 
+// respondWith is respond for the answers hot enough to be written without
+// reflection (api/jsonenc.go): write appends the body, encoded as respond
+// would encode it, to an empty buffer from a pool, which goes back to the
+// pool once the body is written.
+func respondWith(c *gin.Context, status int, write func([]byte) []byte) {
+	bp := rawBuffers.Get().(*[]byte)
+	body := write((*bp)[:0])
+	c.Render(status, drfRaw(body))
+	c.Abort()
+	if cap(body) <= maxPooledJSON {
+		*bp = body[:0]
+		rawBuffers.Put(bp)
+	}
+}
+
+// rawBuffers are respondWith's buffers. A ResponseWriter, as any
+// io.Writer, keeps nothing it was given once Write returns.
+var rawBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
+
+// jsonContentType is the Content-Type value of every answer. One slice
+// serves them all, as gin's own renderers share theirs: nothing changes a
+// header value in place.
+var jsonContentType = []string{"application/json"}
+
 // drfJSON renders Django REST framework's JSON.
 type drfJSON struct{ data any }
 
 func (r drfJSON) Render(w http.ResponseWriter) error {
 	r.WriteContentType(w)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r.data); err != nil {
+	return encodeJSON(r.data, func(b []byte) error {
+		_, err := w.Write(b)
 		return err
-	}
-	_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
-	return err
+	})
 }
 
 func (drfJSON) WriteContentType(w http.ResponseWriter) {
-	w.Header()["Content-Type"] = []string{"application/json"}
+	w.Header()["Content-Type"] = jsonContentType
+}
+
+// drfRaw renders a body already encoded as drfJSON would encode it.
+type drfRaw []byte
+
+func (r drfRaw) Render(w http.ResponseWriter) error {
+	r.WriteContentType(w)
+	_, err := w.Write(r)
+	return err
+}
+
+func (drfRaw) WriteContentType(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = jsonContentType
 }
 
 // orderedErrors is a JSON object that keeps its keys in insertion order, as
@@ -223,34 +269,18 @@ func (o *orderedErrors[V]) len() int { return len(o.keys) }
 
 // MarshalJSON writes the object with its keys in insertion order.
 func (o *orderedErrors[V]) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	buf := []byte{'{'}
 	for i, k := range o.keys {
 		if i > 0 {
-			buf.WriteByte(',')
-		}
-		kb, err := marshalNoEscape(k)
-		if err != nil {
-			return nil, err
+			buf = append(buf, ',')
 		}
 		vb, err := marshalNoEscape(o.values[k])
 		if err != nil {
 			return nil, err
 		}
-		buf.Write(kb)
-		buf.WriteByte(':')
-		buf.Write(vb)
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		buf = append(buf, vb...)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return append(buf, '}'), nil
 }

@@ -119,12 +119,12 @@ func (s *server) routeDynPrefs(r *gin.Engine) {
 // for anonymous callers, 403 otherwise). Only then is the method looked up,
 // so a refused caller never sees a 405.
 func (v *dynView) pre(methods []string) []gin.HandlerFunc {
-	allow := allowed(methods)
+	allow := allowValue(methods)
 	return []gin.HandlerFunc{func(c *gin.Context) {
 		c.Set(dialectKey, "dynprefs")
-		c.Header("Allow", allow)
-		c.Header("Vary", "Accept")
-		if !dynAcceptable(c.GetHeader("Accept")) {
+		setSharedHeader(c, hdrAllow, allow)
+		setSharedHeader(c, hdrVary, varyAccept)
+		if !dynAcceptable(requestHeader(c, hdrAccept)) {
 			detail(c, http.StatusNotAcceptable, msgDynNotAcceptable)
 			return
 		}
@@ -196,7 +196,15 @@ func (e dynEntry) sectionName() (section string, hasSection bool, name string) {
 	if e.def.Section == "" {
 		return "", false, e.def.Key
 	}
-	return e.def.Section, true, strings.TrimPrefix(e.def.Key, e.def.Section+dynSeparator)
+	// The key without the prefix section + dynSeparator, if it has it,
+	// cut in two steps rather than built.
+	name = e.def.Key
+	if rest, ok := strings.CutPrefix(name, e.def.Section); ok {
+		if rest, ok = strings.CutPrefix(rest, dynSeparator); ok {
+			name = rest
+		}
+	}
+	return e.def.Section, true, name
 }
 
 // dynSplitIdentifier splits section__name; any other number of parts means no
@@ -268,13 +276,22 @@ func (v *dynView) list(c *gin.Context) {
 		return
 	}
 	filter := dynSectionFilter(c)
-	out := []dynPref{}
-	for _, e := range v.entries(st, v.owner(c)) {
-		if e.inSection(filter) {
-			out = append(out, renderDynPref(e))
+	entries := v.entries(st, v.owner(c))
+	respondWith(c, http.StatusOK, func(b []byte) []byte {
+		b = append(b, '[')
+		first := true
+		for _, e := range entries {
+			if e.inSection(filter) {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				p := renderDynPref(e)
+				b = p.appendJSON(b)
+			}
 		}
-	}
-	respond(c, http.StatusOK, out)
+		return append(b, ']')
+	})
 }
 
 // object finds the URL's preference as DRF's get_object does, answering 404
@@ -298,7 +315,8 @@ func (v *dynView) retrieve(c *gin.Context) {
 	if !ok {
 		return
 	}
-	respond(c, http.StatusOK, renderDynPref(e))
+	p := renderDynPref(e)
+	respondWith(c, http.StatusOK, p.appendJSON)
 }
 
 // update serves PATCH and PUT: both need "value", since a PATCH without it
@@ -360,7 +378,8 @@ func (v *dynView) update(c *gin.Context) {
 		return
 	}
 	e.value = canonical
-	respond(c, http.StatusOK, renderDynPref(e))
+	p := renderDynPref(e)
+	respondWith(c, http.StatusOK, p.appendJSON)
 }
 
 // dynValueError is a serializer's error body for the value field.
@@ -429,7 +448,6 @@ func (v *dynView) bulk(c *gin.Context) {
 		respond(c, http.StatusBadRequest, invalid)
 		return
 	}
-	out := make([]dynPref, 0, len(entries))
 	if len(entries) > 0 {
 		cmd := fsm.SetSettings{Registry: fsm.RegistryDynPrefs, Scope: v.scope, UserID: v.owner(c)}
 		for _, e := range entries {
@@ -444,10 +462,17 @@ func (v *dynView) bulk(c *gin.Context) {
 			return
 		}
 	}
-	for _, e := range entries {
-		out = append(out, renderDynPref(e))
-	}
-	respond(c, http.StatusOK, out)
+	respondWith(c, http.StatusOK, func(b []byte) []byte {
+		b = append(b, '[')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			p := renderDynPref(e)
+			b = p.appendJSON(b)
+		}
+		return append(b, ']')
+	})
 }
 
 // bulkApplyError answers a refusal by the state machine, which checks the
@@ -564,8 +589,29 @@ type dynField struct {
 }
 
 // dynFieldOf returns the form field class, widget class and input type of
-// a setting type.
+// a setting type, from dynFields when the type is known there.
 func dynFieldOf(t fsm.SettingType) dynField {
+	if f, ok := dynFields[t]; ok {
+		return f
+	}
+	return dynBuildField(t)
+}
+
+// dynFields holds dynBuildField's answer for every setting type, built
+// once: the answers are read, never changed, so they share their
+// InputType.
+var dynFields = func() map[fsm.SettingType]dynField {
+	m := map[fsm.SettingType]dynField{}
+	for _, t := range []fsm.SettingType{fsm.TypeString, fsm.TypeLongString, fsm.TypeBoolean, fsm.TypeInteger,
+		fsm.TypeFloat, fsm.TypeDecimal, fsm.TypeChoice, fsm.TypeMultipleChoice, fsm.TypeDate,
+		fsm.TypeDateTime, fsm.TypeTime, fsm.TypeDuration, fsm.TypeRelated} {
+		m[t] = dynBuildField(t)
+	}
+	return m
+}()
+
+// dynBuildField builds dynFieldOf's answer.
+func dynBuildField(t fsm.SettingType) dynField {
 	f := func(class, widget, input string) dynField {
 		d := dynField{Class: class, Widget: dynWidget{widget}}
 		if input != "" {
@@ -609,6 +655,47 @@ func dynOptString(s string) *string {
 	return &s
 }
 
+// appendJSON appends p as encoding/json writes a dynPref, without
+// reflection: the handlers answer with this.
+func (p *dynPref) appendJSON(b []byte) []byte {
+	b = append(b, `{"section":`...)
+	b = appendJSONOptString(b, p.Section)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, p.Name)
+	b = append(b, `,"identifier":`...)
+	b = appendJSONString(b, p.Identifier)
+	b = append(b, `,"default":`...)
+	b = appendJSONRaw(b, p.Default)
+	b = append(b, `,"value":`...)
+	b = appendJSONRaw(b, p.Value)
+	b = append(b, `,"verbose_name":`...)
+	b = appendJSONOptString(b, p.VerboseName)
+	b = append(b, `,"help_text":`...)
+	b = appendJSONOptString(b, p.HelpText)
+	b = append(b, `,"additional_data":{`...)
+	if len(p.AdditionalData.Choices) > 0 {
+		b = append(b, `"choices":[`...)
+		for i, ch := range p.AdditionalData.Choices {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = appendJSONString(b, ch[0])
+			b = append(b, ',')
+			b = appendJSONString(b, ch[1])
+			b = append(b, ']')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `},"field":{"class":`...)
+	b = appendJSONString(b, p.Field.Class)
+	b = append(b, `,"widget":{"class":`...)
+	b = appendJSONString(b, p.Field.Widget.Class)
+	b = append(b, `},"input_type":`...)
+	b = appendJSONOptString(b, p.Field.InputType)
+	return append(b, "}}"...)
+}
+
 // renderDynPref renders an entry. An obsolete value is shown as the
 // original's fallback: a string preference with an empty default.
 func renderDynPref(e dynEntry) dynPref {
@@ -641,8 +728,7 @@ func renderDynPref(e dynEntry) dynPref {
 }
 
 func dynJSONString(s string) json.RawMessage {
-	b, _ := marshalNoEscape(s)
-	return b
+	return appendJSONString(make([]byte, 0, len(s)+2), s)
 }
 
 var dynJSONNull = json.RawMessage("null")
@@ -680,8 +766,15 @@ func dynRepr(t fsm.SettingType, v string) json.RawMessage {
 	case fsm.TypeMultipleChoice:
 		var items []string
 		if json.Unmarshal([]byte(v), &items) == nil && items != nil {
-			b, _ := marshalNoEscape(items)
-			return b
+			b := make([]byte, 0, len(v))
+			b = append(b, '[')
+			for i, it := range items {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, it)
+			}
+			return append(b, ']')
 		}
 	case fsm.TypeDateTime:
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
@@ -734,7 +827,7 @@ func dynBody(c *gin.Context) (pyValue, bool) {
 	if len(body) == 0 {
 		return pyValue{kind: 'o'}, true
 	}
-	ct := c.GetHeader("Content-Type")
+	ct := requestHeader(c, hdrContentType)
 	mt, params, perr := mime.ParseMediaType(ct)
 	if perr != nil {
 		mt = strings.ToLower(strings.TrimSpace(strings.Split(ct, ";")[0]))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,11 +61,11 @@ func (s *server) routeEdx(r *gin.Engine) {
 // with 401 before anything else, including a 405. challenge is the
 // WWW-Authenticate value of the view's first authentication class.
 func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
-	allow := allowed(methods)
+	allow := allowValue(methods)
 	return func(c *gin.Context) {
 		c.Set(dialectKey, "edx")
-		c.Header("Allow", allow)
-		c.Header("Vary", "Accept")
+		setSharedHeader(c, hdrAllow, allow)
+		setSharedHeader(c, hdrVary, varyAccept)
 		cr := s.authenticate(c)
 		if cr.err != nil {
 			clusterError(c, cr.err)
@@ -182,11 +183,24 @@ func (s *server) edxGetAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out := map[string]string{}
-	for _, kv := range st.Prefs(target.ID) {
-		out[kv.Key] = kv.Value
+	prefs := st.Prefs(target.ID)
+	respondWith(c, http.StatusOK, func(b []byte) []byte { return appendEdxPrefs(b, prefs) })
+}
+
+// appendEdxPrefs appends the JSON object of a user's preferences, as
+// respond writes a map[string]string of them: the state lists them in
+// bytewise key order, which is the order encoding/json sorts a map's keys
+// in, so they are written as they come, without building and sorting a
+// map.
+func appendEdxPrefs(b []byte, prefs []fsm.KV) []byte {
+	b = append(b, '{')
+	for i, kv := range prefs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONMember(b, kv.Key, kv.Value)
 	}
-	respond(c, http.StatusOK, out)
+	return append(b, '}')
 }
 
 func (s *server) edxGetOne(c *gin.Context) {
@@ -199,7 +213,7 @@ func (s *server) edxGetOne(c *gin.Context) {
 		edxRefuse(c, http.StatusNotFound)
 		return
 	}
-	respond(c, http.StatusOK, v)
+	respondWith(c, http.StatusOK, func(b []byte) []byte { return appendJSONString(b, v) })
 }
 
 func (s *server) edxPatch(c *gin.Context) {
@@ -254,7 +268,7 @@ func edxBody(c *gin.Context) (pyValue, bool) {
 	if bodyError(c, err) {
 		return pyValue{}, false
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
 	v, err := parsePy(body)

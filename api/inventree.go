@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -86,6 +87,9 @@ var (
 	itListMethods     = []string{http.MethodGet, http.MethodHead, http.MethodOptions}
 	itDetailMethods   = []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodHead, http.MethodOptions}
 	itNotFoundMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions}
+	// itListAllow and itNotFoundAllow are their Allow header values.
+	itListAllow     = allowValue(itListMethods)
+	itNotFoundAllow = allowValue(itNotFoundMethods)
 	// itParsers are Django REST framework's default parsers, in its order.
 	itParsers = []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
 )
@@ -152,14 +156,14 @@ func (s *server) routeInvenTree(r *gin.Engine) {
 // itPrelude runs Django REST framework's steps before a settings view:
 // URL resolution, content negotiation, authentication and permissions.
 func (s *server) itPrelude(v *itView) gin.HandlerFunc {
-	allow := allowed(v.methods)
+	allow := allowValue(v.methods)
 	return func(c *gin.Context) {
 		c.Set(dialectKey, "inventree")
 		if v.detail && !itRoutable(v, c) {
 			s.itNotFound(c)
 			return
 		}
-		c.Header("Allow", allow)
+		setSharedHeader(c, hdrAllow, allow)
 		if !itNegotiate(c) {
 			return
 		}
@@ -239,7 +243,7 @@ func itMediaMatches(want, given string) bool {
 // itNotFound is InvenTree's API catch-all view: anyone may call it, and it
 // answers with Django's JsonResponse, not Django REST framework's renderer.
 func (s *server) itNotFound(c *gin.Context) {
-	c.Header("Allow", allowed(itNotFoundMethods))
+	setSharedHeader(c, hdrAllow, itNotFoundAllow)
 	if !itNegotiate(c) {
 		return
 	}
@@ -274,7 +278,7 @@ func itOptions(name, desc string) gin.HandlerFunc {
 // may call; refused credentials still get 401.
 func (s *server) itInfoPrelude(c *gin.Context) {
 	c.Set(dialectKey, "inventree")
-	c.Header("Allow", allowed(itListMethods))
+	setSharedHeader(c, hdrAllow, itListAllow)
 	if !itNegotiate(c) {
 		return
 	}
@@ -358,17 +362,24 @@ func itRowOf(st *fsm.State, scope fsm.Scope, userID uint64, d *fsm.SettingDef) i
 // values whose definition is gone. Keys starting with "_" are internal:
 // the global list never shows them, the others only once written.
 func itRows(st *fsm.State, scope fsm.Scope, userID uint64) []itRow {
-	var rows []itRow
+	// The values are read once, here, rather than looked up again for
+	// each definition.
 	values := st.Settings(userID, fsm.RegistryInvenTree, scope)
-	stored := make(map[string]bool, len(values))
+	stored := make(map[string]string, len(values))
 	for _, kv := range values {
-		stored[kv.Key] = true
+		stored[kv.Key] = kv.Value
 	}
-	for _, d := range st.Catalog(fsm.RegistryInvenTree, scope) {
-		if strings.HasPrefix(d.Key, "_") && (scope == fsm.ScopeGlobal || !stored[d.Key]) {
+	defs := st.Catalog(fsm.RegistryInvenTree, scope)
+	rows := make([]itRow, 0, len(defs))
+	for _, d := range defs {
+		v, written := stored[d.Key]
+		if strings.HasPrefix(d.Key, "_") && (scope == fsm.ScopeGlobal || !written) {
 			continue
 		}
-		rows = append(rows, itRowOf(st, scope, userID, d))
+		if !written {
+			v = d.Default
+		}
+		rows = append(rows, itRow{pk: itPK(d, userID), key: d.Key, def: d, value: v, user: userID})
 	}
 	var obsolete []itRow
 	for _, kv := range values {
@@ -418,19 +429,20 @@ type itUser struct {
 // itNotification is the generic referenced-setting serializer's output with
 // the notification method (API 327: model_filters, no units).
 type itNotification struct {
-	PK           uint64         `json:"pk"`
-	Key          string         `json:"key"`
-	Value        string         `json:"value"`
-	Name         string         `json:"name"`
-	Description  string         `json:"description"`
-	Type         string         `json:"type"`
-	Choices      []fsm.Choice   `json:"choices"`
-	ModelName    *string        `json:"model_name"`
-	ModelFilters map[string]any `json:"model_filters"`
-	APIURL       *string        `json:"api_url"`
-	Typ          string         `json:"typ"`
-	Required     bool           `json:"required"`
-	Method       string         `json:"method"`
+	PK          uint64       `json:"pk"`
+	Key         string       `json:"key"`
+	Value       string       `json:"value"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Type        string       `json:"type"`
+	Choices     []fsm.Choice `json:"choices"`
+	ModelName   *string      `json:"model_name"`
+	// ModelFilters is always null: prefsd holds no models to filter.
+	ModelFilters json.RawMessage `json:"model_filters"`
+	APIURL       *string         `json:"api_url"`
+	Typ          string          `json:"typ"`
+	Required     bool            `json:"required"`
+	Method       string          `json:"method"`
 }
 
 // itModelURLs are the list URLs of the models a related setting can name,
@@ -445,44 +457,180 @@ var itModelURLs = map[string]string{
 	"stock.stocklocation": "/api/stock/location/",
 }
 
-// itRender serializes a row as its scope's serializer does.
-func itRender(r itRow, scope fsm.Scope) any {
-	var name, desc, units, method string
-	typ := "string"
-	choices := []fsm.Choice{}
-	var modelName, apiURL *string
-	value := r.value
+// itFields is what every scope's serializer shows of a row.
+type itFields struct {
+	value, name, desc, units, method, typ string
+	choices                               []fsm.Choice
+	modelName, apiURL                     *string
+}
+
+// itFieldsOf reads a row's fields from its definition, if it has one.
+func itFieldsOf(r itRow) itFields {
+	f := itFields{value: r.value, typ: "string", choices: []fsm.Choice{}}
 	if d := r.def; d != nil {
-		name, desc, units, method = d.Name, d.Description, d.Units, d.Method
+		f.name, f.desc, f.units, f.method = d.Name, d.Description, d.Units, d.Method
 		switch d.Type {
 		case fsm.TypeBoolean:
-			typ = "boolean"
+			f.typ = "boolean"
 		case fsm.TypeInteger:
-			typ = "integer"
+			f.typ = "integer"
 		case fsm.TypeRelated:
-			typ = "related field"
+			f.typ = "related field"
 		}
 		if len(d.Choices) > 0 {
-			choices = d.Choices
+			f.choices = d.Choices
 		}
 		if d.ModelName != "" {
 			m := d.ModelName
-			modelName = &m
+			f.modelName = &m
 			if u, ok := itModelURLs[strings.ToLower(m)]; ok {
-				apiURL = &u
+				f.apiURL = &u
 			}
 		}
 		if d.Protected {
-			value = "***"
+			f.value = "***"
 		}
 	}
+	return f
+}
+
+// itRenderGlobal, itRenderUser and itRenderNotification serialize a row as
+// each scope's serializer does.
+func itRenderGlobal(r itRow) itGlobal {
+	f := itFieldsOf(r)
+	return itGlobal{r.pk, r.key, f.value, f.name, f.desc, f.typ, f.units, f.choices, f.modelName, f.apiURL, "inventree"}
+}
+
+func itRenderUser(r itRow) itUser {
+	f := itFieldsOf(r)
+	return itUser{r.pk, r.key, f.value, f.name, f.desc, r.user, f.typ, f.units, f.choices, f.modelName, f.apiURL, "user"}
+}
+
+func itRenderNotification(r itRow) itNotification {
+	f := itFieldsOf(r)
+	return itNotification{r.pk, r.key, f.value, f.name, f.desc, f.typ, f.choices, f.modelName, nil, f.apiURL, "notification", false, f.method}
+}
+
+// itAppendRow appends a row as its scope's serializer shows it: the JSON
+// encoding/json writes for that serializer's struct, written without
+// reflection. The handlers answer with this.
+func itAppendRow(b []byte, r itRow, scope fsm.Scope) []byte {
 	switch scope {
 	case fsm.ScopeUser:
-		return itUser{r.pk, r.key, value, name, desc, r.user, typ, units, choices, modelName, apiURL, "user"}
+		u := itRenderUser(r)
+		return u.appendJSON(b)
 	case fsm.ScopeNotification:
-		return itNotification{r.pk, r.key, value, name, desc, typ, choices, modelName, nil, apiURL, "notification", false, method}
+		n := itRenderNotification(r)
+		return n.appendJSON(b)
 	}
-	return itGlobal{r.pk, r.key, value, name, desc, typ, units, choices, modelName, apiURL, "inventree"}
+	g := itRenderGlobal(r)
+	return g.appendJSON(b)
+}
+
+// itAppendRows appends the JSON array of rows, each as itAppendRow writes
+// it.
+func itAppendRows(b []byte, rows []itRow, scope fsm.Scope) []byte {
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = itAppendRow(b, r, scope)
+	}
+	return append(b, ']')
+}
+
+// itAppendCommon appends the members every serializer starts with: pk,
+// key, value, name and description.
+func itAppendCommon(b []byte, pk uint64, key, value, name, desc string) []byte {
+	b = append(b, `{"pk":`...)
+	b = strconv.AppendUint(b, pk, 10)
+	b = append(b, `,"key":`...)
+	b = appendJSONString(b, key)
+	b = append(b, `,"value":`...)
+	b = appendJSONString(b, value)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, name)
+	b = append(b, `,"description":`...)
+	return appendJSONString(b, desc)
+}
+
+// itAppendChoices appends choices as encoding/json writes a []fsm.Choice.
+func itAppendChoices(b []byte, choices []fsm.Choice) []byte {
+	if choices == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, ch := range choices {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"value":`...)
+		b = appendJSONString(b, ch.Value)
+		b = append(b, `,"display_name":`...)
+		b = appendJSONString(b, ch.DisplayName)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// itAppendModel appends the members from choices to typ, which the global
+// and user serializers share.
+func itAppendModel(b []byte, choices []fsm.Choice, modelName, apiURL *string, typ string) []byte {
+	b = append(b, `,"choices":`...)
+	b = itAppendChoices(b, choices)
+	b = append(b, `,"model_name":`...)
+	b = appendJSONOptString(b, modelName)
+	b = append(b, `,"api_url":`...)
+	b = appendJSONOptString(b, apiURL)
+	b = append(b, `,"typ":`...)
+	return appendJSONString(b, typ)
+}
+
+// appendJSON appends g as encoding/json writes it.
+func (g *itGlobal) appendJSON(b []byte) []byte {
+	b = itAppendCommon(b, g.PK, g.Key, g.Value, g.Name, g.Description)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, g.Type)
+	b = append(b, `,"units":`...)
+	b = appendJSONString(b, g.Units)
+	b = itAppendModel(b, g.Choices, g.ModelName, g.APIURL, g.Typ)
+	return append(b, '}')
+}
+
+// appendJSON appends u as encoding/json writes it.
+func (u *itUser) appendJSON(b []byte) []byte {
+	b = itAppendCommon(b, u.PK, u.Key, u.Value, u.Name, u.Description)
+	b = append(b, `,"user":`...)
+	b = strconv.AppendUint(b, u.User, 10)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, u.Type)
+	b = append(b, `,"units":`...)
+	b = appendJSONString(b, u.Units)
+	b = itAppendModel(b, u.Choices, u.ModelName, u.APIURL, u.Typ)
+	return append(b, '}')
+}
+
+// appendJSON appends n as encoding/json writes it.
+func (n *itNotification) appendJSON(b []byte) []byte {
+	b = itAppendCommon(b, n.PK, n.Key, n.Value, n.Name, n.Description)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, n.Type)
+	b = append(b, `,"choices":`...)
+	b = itAppendChoices(b, n.Choices)
+	b = append(b, `,"model_name":`...)
+	b = appendJSONOptString(b, n.ModelName)
+	b = append(b, `,"model_filters":`...)
+	b = appendJSONRaw(b, n.ModelFilters)
+	b = append(b, `,"api_url":`...)
+	b = appendJSONOptString(b, n.APIURL)
+	b = append(b, `,"typ":`...)
+	b = appendJSONString(b, n.Typ)
+	b = append(b, `,"required":`...)
+	b = strconv.AppendBool(b, n.Required)
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, n.Method)
+	return append(b, '}')
 }
 
 // ---------------------------------------------------------------------------
@@ -493,7 +641,24 @@ type itPage struct {
 	Count    int     `json:"count"`
 	Next     *string `json:"next"`
 	Previous *string `json:"previous"`
-	Results  []any   `json:"results"`
+	// Results are the page's rows, shown as scope's serializer shows
+	// them (itAppendRows).
+	Results []itRow `json:"-"`
+	scope   fsm.Scope
+}
+
+// appendJSON appends p as encoding/json would write it with a "results"
+// member, last, holding the serialized rows.
+func (p *itPage) appendJSON(b []byte) []byte {
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(p.Count), 10)
+	b = append(b, `,"next":`...)
+	b = appendJSONOptString(b, p.Next)
+	b = append(b, `,"previous":`...)
+	b = appendJSONOptString(b, p.Previous)
+	b = append(b, `,"results":`...)
+	b = itAppendRows(b, p.Results, p.scope)
+	return append(b, '}')
 }
 
 func (s *server) itList(v *itView) gin.HandlerFunc {
@@ -509,17 +674,10 @@ func (s *server) itList(v *itView) gin.HandlerFunc {
 		q := itQueryOf(c)
 		rows := itSearch(itRows(st, v.scope, userID), q)
 		itOrder(rows, q)
-		render := func(rows []itRow) []any {
-			out := make([]any, 0, len(rows))
-			for _, r := range rows {
-				out = append(out, itRender(r, v.scope))
-			}
-			return out
-		}
 		// Without a valid limit there is no pagination: a plain array.
 		limit, ok := itPositiveInt(q, "limit", true)
 		if !ok {
-			respond(c, http.StatusOK, render(rows))
+			respondWith(c, http.StatusOK, func(b []byte) []byte { return itAppendRows(b, rows, v.scope) })
 			return
 		}
 		offset, ok := itPositiveInt(q, "offset", false)
@@ -529,14 +687,14 @@ func (s *server) itList(v *itView) gin.HandlerFunc {
 		// The page is rows[offset:offset+limit], written so that nothing
 		// overflows; there is a next page while offset+limit < count.
 		count := int64(len(rows))
-		page := itPage{Count: len(rows), Results: []any{}}
+		page := itPage{Count: len(rows), scope: v.scope}
 		more := limit < count-offset
 		if offset <= count {
 			end := count
 			if more {
 				end = offset + limit
 			}
-			page.Results = render(rows[offset:end])
+			page.Results = rows[offset:end]
 		}
 		base := itAbsoluteBase(c)
 		if more {
@@ -553,7 +711,7 @@ func (s *server) itList(v *itView) gin.HandlerFunc {
 			link := base + "?" + prev.encode()
 			page.Previous = &link
 		}
-		respond(c, http.StatusOK, page)
+		respondWith(c, http.StatusOK, page.appendJSON)
 	}
 }
 
@@ -710,7 +868,7 @@ func (s *server) itGetOne(v *itView) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		respond(c, http.StatusOK, itRender(row, v.scope))
+		respondWith(c, http.StatusOK, func(b []byte) []byte { return itAppendRow(b, row, v.scope) })
 	}
 }
 
@@ -736,7 +894,7 @@ func (s *server) itWrite(v *itView, put bool) gin.HandlerFunc {
 				respond(c, http.StatusBadRequest, fieldErrors{"value": {msgITRequired}})
 				return
 			}
-			respond(c, http.StatusOK, itRender(row, v.scope))
+			respondWith(c, http.StatusOK, func(b []byte) []byte { return itAppendRow(b, row, v.scope) })
 			return
 		}
 		value, errs := itCoerce(row.def, raw)
@@ -765,7 +923,8 @@ func (s *server) itWrite(v *itView, put bool) gin.HandlerFunc {
 			detail(c, http.StatusNotFound, msgNotFound)
 			return
 		}
-		respond(c, http.StatusOK, itRender(itRowOf(st, v.scope, row.user, d), v.scope))
+		fresh := itRowOf(st, v.scope, row.user, d)
+		respondWith(c, http.StatusOK, func(b []byte) []byte { return itAppendRow(b, fresh, v.scope) })
 	}
 }
 
@@ -781,7 +940,7 @@ func itValue(c *gin.Context) (value string, present, ok bool) {
 	if len(body) == 0 {
 		return "", false, true
 	}
-	ct := c.GetHeader("Content-Type")
+	ct := requestHeader(c, hdrContentType)
 	parser := ""
 	for _, p := range itParsers {
 		if itMediaMatches(p, ct) {

@@ -26,7 +26,10 @@ import (
 
 const layoutPath = "/api/users/preferences/:key"
 
-var layoutMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodOptions}
+var (
+	layoutMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodOptions}
+	layoutAllow   = allowValue(layoutMethods)
+)
 
 func (s *server) routeLayout(r *gin.Engine) {
 	pre := []gin.HandlerFunc{s.layoutAuth}
@@ -45,8 +48,8 @@ func (s *server) routeLayout(r *gin.Engine) {
 // anonymous callers with 401.
 func (s *server) layoutAuth(c *gin.Context) {
 	c.Set(dialectKey, "layout")
-	c.Header("Allow", allowed(layoutMethods))
-	c.Header("Vary", "Accept")
+	setSharedHeader(c, hdrAllow, layoutAllow)
+	setSharedHeader(c, hdrVary, varyAccept)
 	cr := s.authenticate(c)
 	if cr.err != nil {
 		clusterError(c, cr.err)
@@ -85,7 +88,7 @@ func (s *server) layoutGet(c *gin.Context) {
 		detail(c, http.StatusNotFound, msgNotFound)
 		return
 	}
-	respond(c, http.StatusOK, gin.H{"preferences": v})
+	respondWith(c, http.StatusOK, func(b []byte) []byte { return appendJSONObject1(b, "preferences", v) })
 }
 
 func (s *server) layoutDelete(c *gin.Context) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -29,14 +30,14 @@ const RequestIDHeader = "X-Request-ID"
 
 // requestID takes a well-formed X-Request-ID or makes one, and echoes it.
 func (s *server) requestID(c *gin.Context) {
-	id := c.GetHeader(RequestIDHeader)
+	id := requestHeader(c, hdrRequestID)
 	if !validRequestID(id) {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
 	c.Set(requestIDKey, id)
-	c.Header(RequestIDHeader, id)
+	setHeader(c, hdrRequestID, id)
 	c.Next()
 }
 
@@ -69,7 +70,8 @@ func (s *server) recover(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog logs one line per request.
+// accessLog logs one line per request. It builds the line only when the
+// logger takes it, and from typed attributes, so that no value is boxed.
 func (s *server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -77,20 +79,26 @@ func (s *server) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelWarn
 	}
-	s.log.Log(c.Request.Context(), level, "request",
-		"request_id", c.GetString(requestIDKey),
-		"method", c.Request.Method,
-		"route", routeLabel(c),
-		"status", c.Writer.Status(),
-		"dialect", c.GetString(dialectKey),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000,
-		"remote", c.ClientIP(),
+	ctx := c.Request.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	s.log.LogAttrs(ctx, level, "request",
+		slog.String("request_id", c.GetString(requestIDKey)),
+		slog.String("method", c.Request.Method),
+		slog.String("route", routeLabel(c)),
+		slog.Int("status", c.Writer.Status()),
+		slog.String("dialect", c.GetString(dialectKey)),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("remote", c.ClientIP()),
 	)
 }
 
-// limitBody caps the request body at the configured size.
+// limitBody caps the request body at the configured size. A request
+// without a body (http.NoBody, as the server gives every request that
+// declares none) has nothing to cap.
 func (s *server) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		limit := s.maxBody
 		if internalPath(c.Request.URL.Path) {
 			limit *= 8
@@ -138,6 +146,41 @@ func methodLabel(m string) string {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// children caches each label set's counter and histogram, so that a
+	// request costs one map lookup, not two label hashes and lookups in
+	// the vectors. The label sets are bounded (route templates, not
+	// paths), and nothing deletes a child from the vectors.
+	mu       sync.RWMutex
+	children map[httpLabels]httpChildren
+}
+
+// httpLabels are the labels of the per-request metrics.
+type httpLabels struct {
+	dialect, route, method string
+	code                   int
+}
+
+// httpChildren are one label set's metrics.
+type httpChildren struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// child returns the metrics of a label set, creating them on first use.
+func (m *httpMetrics) child(l httpLabels) httpChildren {
+	m.mu.RLock()
+	ch, ok := m.children[l]
+	m.mu.RUnlock()
+	if ok {
+		return ch
+	}
+	labels := []string{l.dialect, l.route, l.method, strconv.Itoa(l.code)}
+	ch = httpChildren{m.requests.WithLabelValues(labels...), m.duration.WithLabelValues(labels...)}
+	m.mu.Lock()
+	m.children[l] = ch
+	m.mu.Unlock()
+	return ch
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -146,6 +189,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	}
 	f := promauto.With(reg)
 	return &httpMetrics{
+		children: map[httpLabels]httpChildren{},
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "prefsd", Subsystem: "http", Name: "requests_total",
 			Help: "HTTP requests answered, by dialect, route template, method and status code.",
@@ -169,9 +213,9 @@ func (m *httpMetrics) middleware(c *gin.Context) {
 	if dialect == "" {
 		dialect = "none"
 	}
-	labels := []string{dialect, routeLabel(c), methodLabel(c.Request.Method), strconv.Itoa(c.Writer.Status())}
-	m.requests.WithLabelValues(labels...).Inc()
-	m.duration.WithLabelValues(labels...).Observe(time.Since(start).Seconds())
+	ch := m.child(httpLabels{dialect, routeLabel(c), methodLabel(c.Request.Method), c.Writer.Status()})
+	ch.requests.Inc()
+	ch.duration.Observe(time.Since(start).Seconds())
 }
 
 // allowed lists methods for an Allow header.

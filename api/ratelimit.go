@@ -101,7 +101,7 @@ func throttled(c *gin.Context, wait time.Duration) {
 // authentication, so that a flood of bad credentials is limited too.
 // Node-to-node calls are not limited.
 func (s *server) limitAddress(c *gin.Context) {
-	if internalPath(c.Request.URL.Path) {
+	if s.ipLimit == nil || internalPath(c.Request.URL.Path) {
 		c.Next()
 		return
 	}
@@ -115,6 +115,9 @@ func (s *server) limitAddress(c *gin.Context) {
 // limitUser applies the per-user limit once a request is authenticated. It
 // reports whether the request may go on; otherwise it has answered 429.
 func (s *server) limitUser(c *gin.Context, userID uint64) bool {
+	if s.userLimit == nil {
+		return true
+	}
 	if ok, wait := s.userLimit.allow(strconv.FormatUint(userID, 10)); !ok {
 		throttled(c, wait)
 		return false

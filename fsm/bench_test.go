@@ -85,3 +85,70 @@ func BenchmarkApplyBatch64(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/entry")
 }
+
+// benchCommands are typical commands of the write paths, by type: an Open
+// edX merge-patch, a settings write of the typed dialects, and a token.
+var benchCommands = []struct {
+	typ  CmdType
+	body any
+}{
+	{CmdPatchPrefs, PatchPrefs{UserID: 4711,
+		Set:    []KV{{"pref_1", "another value"}, {"pref_2", "{'nested': [1, 2.5, True, None]}"}, {"time_zone", "Europe/Paris"}},
+		Delete: []string{"pref_9"}}},
+	{CmdSetSettings, SetSettings{Registry: RegistryInvenTree, Scope: ScopeUser, UserID: 4711,
+		Values: []KV{{"LABEL_INLINE", "False"}, {"SEARCH_PREVIEW_SHOW_PARTS", "True"}}}},
+	{CmdCreateToken, CreateToken{UserID: 4711, Name: "ci <deploy> & more", Digest: make([]byte, 32)}},
+}
+
+// BenchmarkEncode measures Encode, which every write calls on the node
+// that received it.
+func BenchmarkEncode(b *testing.B) {
+	for _, c := range benchCommands {
+		b.Run(c.typ.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Encode(c.typ, c.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStamp measures Stamp, which the leader calls on every command.
+func BenchmarkStamp(b *testing.B) {
+	cmd, err := Encode(benchCommands[0].typ, benchCommands[0].body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Stamp(cmd, testNow)
+	}
+}
+
+// BenchmarkDecode measures what Apply does before it changes anything:
+// splitting a log entry and decoding its body into the command type.
+func BenchmarkDecode(b *testing.B) {
+	decode := map[CmdType]func([]byte) Result{
+		CmdPatchPrefs:  func(body []byte) Result { return decodeAnd(body, func(*PatchPrefs) Result { return Result{} }) },
+		CmdSetSettings: func(body []byte) Result { return decodeAnd(body, func(*SetSettings) Result { return Result{} }) },
+		CmdCreateToken: func(body []byte) Result { return decodeAnd(body, func(*CreateToken) Result { return Result{} }) },
+	}
+	for _, c := range benchCommands {
+		b.Run(c.typ.String(), func(b *testing.B) {
+			entry := mustEntry(b, testNow, c.typ, c.body)
+			fn := decode[c.typ]
+			b.ReportAllocs()
+			for b.Loop() {
+				typ, _, body, err := DecodeEntry(entry)
+				if err != nil || typ != c.typ {
+					b.Fatalf("DecodeEntry = %v, %v", typ, err)
+				}
+				if res := fn(body); res.Err != nil {
+					b.Fatal(res.Err)
+				}
+			}
+		})
+	}
+}

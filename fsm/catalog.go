@@ -105,12 +105,27 @@ type SettingDef struct {
 
 // catalogKey is the tree key of a definition: registry, scope, key.
 func catalogKey(r Registry, s Scope, key string) []byte {
-	return []byte(string(r) + "\x00" + string(s) + "\x00" + key)
+	return appendCatalogKey(make([]byte, 0, catalogKeyLen(r, s, key)), r, s, key)
+}
+
+// catalogKeyLen is the length of catalogKey(r, s, key).
+func catalogKeyLen(r Registry, s Scope, key string) int {
+	return len(r) + len(s) + len(key) + 2
+}
+
+// appendCatalogKey appends catalogKey(r, s, key) to b: registry, scope and
+// key, each pair separated by a zero byte.
+func appendCatalogKey(b []byte, r Registry, s Scope, key string) []byte {
+	b = append(b, r...)
+	b = append(b, 0)
+	b = append(b, s...)
+	b = append(b, 0)
+	return append(b, key...)
 }
 
 // settingKey is the tree key of a stored value. Global values have user 0.
 func settingKey(userID uint64, r Registry, s Scope, key string) []byte {
-	return append(idKey(userID), catalogKey(r, s, key)...)
+	return appendCatalogKey(idKeyRoom(userID, catalogKeyLen(r, s, key)), r, s, key)
 }
 
 // Setting validation reasons, carried in Error.Key's companion field

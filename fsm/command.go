@@ -92,10 +92,14 @@ func Encode(t CmdType, body any) (Command, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	cmd := make(Command, 1+len(b))
-	cmd[0] = byte(t)
-	copy(cmd[1:], b)
-	return cmd, nil
+	// The type byte goes in front of the body in the slice json.Marshal
+	// returned: its capacity is rounded up to an allocation size class, so
+	// there is usually room, and the body is neither allocated nor copied
+	// a second time.
+	b = append(b, 0)
+	copy(b[1:], b)
+	b[0] = byte(t)
+	return Command(b), nil
 }
 
 // Type returns the command's type, or 0 for an empty command.

@@ -35,7 +35,7 @@ const sessionDigestLen = 32
 
 // userSessionKey is the userSessions key of one session.
 func userSessionKey(userID uint64, digest []byte) []byte {
-	return append(idKey(userID), digest...)
+	return append(idKeyRoom(userID, len(digest)), digest...)
 }
 
 func (t *tx) createSession(c *CreateSession) Result {

@@ -105,17 +105,23 @@ func newState() *State {
 
 // idKey encodes an id as a tree key that sorts numerically.
 func idKey(id uint64) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), id)
+	return idKeyRoom(id, 0)
+}
+
+// idKeyRoom is idKey with room for extra more bytes, so that a key that
+// starts with an id is allocated once, at its full size.
+func idKeyRoom(id uint64, extra int) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8+extra), id)
 }
 
 // prefKey is the prefs tree key for one user's key.
 func prefKey(userID uint64, key string) []byte {
-	return append(idKey(userID), key...)
+	return append(idKeyRoom(userID, len(key)), key...)
 }
 
 // pairKey is the key of a tree indexed by two ids.
 func pairKey(a, b uint64) []byte {
-	return binary.BigEndian.AppendUint64(idKey(a), b)
+	return binary.BigEndian.AppendUint64(idKeyRoom(a, 8), b)
 }
 
 // foldName is the form in which usernames are compared for uniqueness.
@@ -189,7 +195,10 @@ func (s *State) Pref(userID uint64, key string) (string, bool) {
 // Prefs returns a user's preferences, ordered by key (bytewise).
 func (s *State) Prefs(userID uint64) []KV {
 	var out []KV
-	prefix := idKey(userID)
+	prefix := idKey(userID) // also the user's key in the users tree
+	if u, ok := s.users.Get(prefix); ok && u.PrefCount > 0 {
+		out = make([]KV, 0, u.PrefCount) // the usage counts them
+	}
 	s.prefs.Root().WalkPrefix(prefix, func(k []byte, v string) bool {
 		out = append(out, KV{Key: string(k[len(prefix):]), Value: v})
 		return false
