@@ -11,7 +11,7 @@ CHAOS_DURATION ?= 60s
 CHAOS_SEED     ?= 0
 PKGS      := ./...
 
-.PHONY: help build run test test-short bench fuzz chaos vet fmt-check tidy-check check clean
+.PHONY: help build run test test-short bench bench-size profile fuzz chaos vet fmt-check tidy-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,23 @@ test-short: ## the quick tests only
 	$(GO) test -race -count=1 -short -tags $(TAGS) $(PKGS)
 
 bench: ## benchmarks: state machine and a 3-node in-process cluster
-	$(GO) test -run '^$$' -bench . -benchmem -tags $(TAGS) ./fsm/ ./cluster/
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkSize' -benchmem -tags $(TAGS) ./fsm/ ./cluster/
+
+bench-size: ## memory per stored byte, snapshot size and times, and a new node's catch-up at 1M preferences (SIZE_ARGS=-size.users=N for fewer)
+	$(GO) test -p 1 -count=1 -run '^$$' -bench '^BenchmarkSize' -benchtime=1x -tags $(TAGS) -timeout 60m ./fsm/ ./cluster/ -args $(SIZE_ARGS)
+
+profile: ## CPU and memory profiles of the api handler and fsm command benchmarks in bin/profiles/, and the top 15 of each
+	@mkdir -p bin/profiles
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1s -tags $(TAGS) -o bin/profiles/api.test \
+	  -cpuprofile bin/profiles/api.cpu.pprof -memprofile bin/profiles/api.mem.pprof ./api/
+	$(GO) test -run '^$$' -bench '^Benchmark(Apply|Encode|Stamp|Decode)' -benchmem -benchtime=1s -tags $(TAGS) -o bin/profiles/fsm.test \
+	  -cpuprofile bin/profiles/fsm.cpu.pprof -memprofile bin/profiles/fsm.mem.pprof ./fsm/
+	@for p in api fsm; do \
+	  echo "== $$p: CPU (bin/profiles/$$p.cpu.pprof)"; \
+	  $(GO) tool pprof -top -nodecount=15 bin/profiles/$$p.test bin/profiles/$$p.cpu.pprof || exit 1; \
+	  echo "== $$p: allocated bytes (bin/profiles/$$p.mem.pprof)"; \
+	  $(GO) tool pprof -top -nodecount=15 -sample_index=alloc_space bin/profiles/$$p.test bin/profiles/$$p.mem.pprof || exit 1; \
+	done
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@for pkg in $$($(GO) list -tags $(TAGS) ./...); do \
