@@ -1,5 +1,7 @@
 // Command prefsbench drives a running prefsd cluster with load over the
-// Open edX preferences API and reports throughput and latency.
+// Open edX preferences API and reports throughput and latency. With
+// -target etcd it drives an etcd cluster's v3 JSON gateway with the same
+// operations and sizes instead, for comparison.
 //
 // It creates (or reuses) the users prefix0 ... prefix(N-1) with the admin
 // token, gives each a new API token and a value for each of its keys, then
@@ -63,6 +65,7 @@ func (e usageError) Unwrap() error { return e.err }
 
 // options are the command line's settings.
 type options struct {
+	target      string
 	addrs       []string
 	token       string
 	prefix      string
@@ -89,6 +92,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		addrs  string
 		mixStr string
 	)
+	fs.StringVar(&o.target, "target", targetPrefsd, "what the nodes are: prefsd, or etcd (its v3 JSON gateway, for comparison)")
 	fs.StringVar(&addrs, "addr", "http://127.0.0.1:8080", "comma-separated base URLs of the nodes; requests are spread over them round-robin")
 	fs.StringVar(&o.token, "token", "", "admin token, used to create the users and their tokens (default $PREFSD_TOKEN)")
 	fs.StringVar(&o.prefix, "prefix", "prefsbench", "prefix of the benchmark users' names; existing users are reused")
@@ -141,7 +145,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	switch {
 	case len(o.addrs) == 0:
 		return nil, errors.New("-addr: at least one node is required")
-	case o.token == "":
+	case o.target != targetPrefsd && o.target != targetEtcd:
+		return nil, fmt.Errorf("-target %q: use prefsd or etcd", o.target)
+	case o.token == "" && o.target == targetPrefsd:
 		return nil, errors.New("-token or PREFSD_TOKEN is required: the admin token creates the benchmark users")
 	case !validPrefix(o.prefix):
 		return nil, fmt.Errorf("-prefix %q: use letters, digits and _.@+-", o.prefix)
@@ -219,9 +225,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer client.CloseIdleConnections()
 
 	users := userNames(o.prefix, o.users)
-	fmt.Fprintf(stderr, "preparing %d users with %d keys of %d bytes on %s\n", o.users, o.keys, o.valueSize, strings.Join(o.addrs, ","))
+	fmt.Fprintf(stderr, "preparing %d users with %d keys of %d bytes on %s %s\n", o.users, o.keys, o.valueSize, o.target, strings.Join(o.addrs, ","))
 	adm := &admin{client: client, addrs: o.addrs, token: o.token}
-	tokens, err := adm.prepare(ctx, users, o.keys, o.valueSize, min(o.concurrency, 16))
+	var tokens []string
+	if o.target == targetEtcd {
+		err = adm.prepareEtcd(ctx, o.prefix, users, o.keys, o.valueSize, min(o.concurrency, 16))
+	} else {
+		tokens, err = adm.prepare(ctx, users, o.keys, o.valueSize, min(o.concurrency, 16))
+	}
 	if err != nil {
 		return fmt.Errorf("preparing users: %w", err)
 	}
@@ -236,7 +247,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		sched:  sched,
 		conc:   o.concurrency,
 		newWL: func(id int) *workload {
-			return newWorkload(id, o.seed, o.addrs, users, tokens, o.keys, o.valueSize, o.mix)
+			w := newWorkload(id, o.seed, o.addrs, users, tokens, o.keys, o.valueSize, o.mix)
+			w.etcd, w.prefix = o.target == targetEtcd, o.prefix
+			return w
 		},
 	}
 	fmt.Fprintf(stderr, "running %d clients, mix %s%s\n", o.concurrency, o.mix, runLimits(o))
@@ -296,7 +309,7 @@ func runLimits(o *options) string {
 // view returns the options as the results record them.
 func (o *options) view() configView {
 	v := configView{
-		Addrs: o.addrs, Prefix: o.prefix, Users: o.users, Keys: o.keys, ValueSize: o.valueSize,
+		Target: o.target, Addrs: o.addrs, Prefix: o.prefix, Users: o.users, Keys: o.keys, ValueSize: o.valueSize,
 		Concurrency: o.concurrency, Ops: o.ops, Rate: o.rate, Mix: o.mix.String(),
 		Warmup: o.warmup.String(), Timeout: o.timeout.String(), Seed: o.seed,
 	}

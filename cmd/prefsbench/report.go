@@ -25,6 +25,7 @@ type results struct {
 
 // configView is the run's configuration as the -json file records it.
 type configView struct {
+	Target      string   `json:"target"`
 	Addrs       []string `json:"addrs"`
 	Prefix      string   `json:"prefix"`
 	Users       int      `json:"users"`

@@ -27,7 +27,9 @@ func (a *admin) call(ctx context.Context, base, method, path, auth, ctype string
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", auth)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

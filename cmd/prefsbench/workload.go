@@ -136,6 +136,9 @@ func keyName(i int) string { return "bench-" + strconv.Itoa(i) }
 // workload builds the requests of one client goroutine. It is not safe
 // for concurrent use.
 type workload struct {
+	// etcd selects the etcd target's requests; prefix names its keys.
+	etcd   bool
+	prefix string
 	addrs  []string
 	users  []string
 	tokens []string
@@ -187,6 +190,9 @@ func (w *workload) base() string {
 // request builds the request of one operation of kind k against a random
 // user and key(s).
 func (w *workload) request(k kind) (*http.Request, error) {
+	if w.etcd {
+		return w.etcdRequest(k)
+	}
 	u := w.rng.IntN(len(w.users))
 	path := edxPrefsPath(w.users[u])
 	var (
@@ -218,11 +224,9 @@ func (w *workload) request(k kind) (*http.Request, error) {
 	return req, nil
 }
 
-// patchBody returns a merge-patch setting n distinct random keys.
-func (w *workload) patchBody(n int) []byte {
-	var picked [4]int
-	b := make([]byte, 0, n*(w.valueSize+24)+2)
-	b = append(b, '{')
+// distinctKeys returns the indexes of n (at most 4) distinct random keys.
+func (w *workload) distinctKeys(n int) []int {
+	picked := make([]int, 0, 4)
 	for i := 0; i < n; i++ {
 		k := w.rng.IntN(len(w.keys))
 		for j := 0; j < i; j++ {
@@ -231,7 +235,16 @@ func (w *workload) patchBody(n int) []byte {
 				j = -1
 			}
 		}
-		picked[i] = k
+		picked = append(picked, k)
+	}
+	return picked
+}
+
+// patchBody returns a merge-patch setting n distinct random keys.
+func (w *workload) patchBody(n int) []byte {
+	b := make([]byte, 0, n*(w.valueSize+24)+2)
+	b = append(b, '{')
+	for i, k := range w.distinctKeys(n) {
 		if i > 0 {
 			b = append(b, ',')
 		}
