@@ -136,18 +136,10 @@ func (s *server) read(c *gin.Context) (*fsm.State, bool) {
 		return nil, false
 	}
 	setHeader(c, hdrIndex, strconv.FormatUint(st.Index(), 10))
-	if v, ok := consistencyValues[level]; ok {
-		setSharedHeader(c, hdrConsistency, v)
-	} else {
-		setHeader(c, hdrConsistency, level.String())
-	}
+	setHeader(c, hdrConsistency, level.String())
 	if level == cluster.Stale {
 		known, contact := s.cluster.Freshness()
-		if known {
-			setSharedHeader(c, hdrKnownLeader, knownLeaderValues[1])
-		} else {
-			setSharedHeader(c, hdrKnownLeader, knownLeaderValues[0])
-		}
+		setHeader(c, hdrKnownLeader, strconv.FormatBool(known))
 		setHeader(c, hdrLastContact, strconv.FormatInt(contact.Milliseconds(), 10))
 	}
 	return st, true

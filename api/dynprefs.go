@@ -123,7 +123,7 @@ func (v *dynView) pre(methods []string) []gin.HandlerFunc {
 	return []gin.HandlerFunc{func(c *gin.Context) {
 		c.Set(dialectKey, "dynprefs")
 		setSharedHeader(c, hdrAllow, allow)
-		setSharedHeader(c, hdrVary, varyAccept)
+		setHeader(c, hdrVary, "Accept")
 		if !dynAcceptable(requestHeader(c, hdrAccept)) {
 			detail(c, http.StatusNotAcceptable, msgDynNotAcceptable)
 			return

@@ -65,7 +65,7 @@ func (s *server) edxAuth(challenge string, methods []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set(dialectKey, "edx")
 		setSharedHeader(c, hdrAllow, allow)
-		setSharedHeader(c, hdrVary, varyAccept)
+		setHeader(c, hdrVary, "Accept")
 		cr := s.authenticate(c)
 		if cr.err != nil {
 			clusterError(c, cr.err)

@@ -1,11 +1,7 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
-
-	"github.com/prefsd/prefsd/cluster"
 )
 
 // Every request reads a few headers and every answer sets a few more.
@@ -13,33 +9,20 @@ import (
 // call them) each access canonicalizes the header's name again; the names
 // here are canonicalized once, and constant values are built once.
 
-// Canonical forms of the header names on the request path.
-var (
-	hdrAllow         = http.CanonicalHeaderKey("Allow")
-	hdrVary          = http.CanonicalHeaderKey("Vary")
-	hdrAccept        = http.CanonicalHeaderKey("Accept")
-	hdrAuthorization = http.CanonicalHeaderKey("Authorization")
-	hdrContentType   = http.CanonicalHeaderKey("Content-Type")
-	hdrXConsistency  = http.CanonicalHeaderKey("X-Consistency")
-	hdrRequestID     = http.CanonicalHeaderKey(RequestIDHeader)
-	hdrIndex         = http.CanonicalHeaderKey(headerIndex)
-	hdrConsistency   = http.CanonicalHeaderKey(headerConsistency)
-	hdrKnownLeader   = http.CanonicalHeaderKey(headerKnownLeader)
-	hdrLastContact   = http.CanonicalHeaderKey(headerLastContact)
-)
-
-// Header values that never change, shared by every answer that sends them.
-var (
-	varyAccept        = []string{"Accept"}
-	knownLeaderValues = [2][]string{{"false"}, {"true"}}
-	// consistencyValues holds each level's name, keyed by level.
-	consistencyValues = func() map[cluster.Consistency][]string {
-		m := map[cluster.Consistency][]string{}
-		for _, l := range []cluster.Consistency{cluster.Linearizable, cluster.Leader, cluster.Stale} {
-			m[l] = []string{l.String()}
-		}
-		return m
-	}()
+// Header names on the request path, written in canonical form
+// (TestHeaderNamesCanonical checks it).
+const (
+	hdrAllow         = "Allow"
+	hdrVary          = "Vary"
+	hdrAccept        = "Accept"
+	hdrAuthorization = "Authorization"
+	hdrContentType   = "Content-Type"
+	hdrXConsistency  = "X-Consistency"
+	hdrRequestID     = "X-Request-Id"
+	hdrIndex         = headerIndex
+	hdrConsistency   = headerConsistency
+	hdrKnownLeader   = headerKnownLeader
+	hdrLastContact   = headerLastContact
 )
 
 // allowValue is the shared Allow header value of a route's methods.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -222,4 +223,15 @@ type oldITPage struct {
 	Next     *string `json:"next"`
 	Previous *string `json:"previous"`
 	Results  []any   `json:"results"`
+}
+
+// TestHeaderNamesCanonical checks that the header name constants set and
+// read straight through the header maps are in canonical form.
+func TestHeaderNamesCanonical(t *testing.T) {
+	for _, name := range []string{hdrAllow, hdrVary, hdrAccept, hdrAuthorization, hdrContentType, hdrXConsistency,
+		hdrRequestID, hdrIndex, hdrConsistency, hdrKnownLeader, hdrLastContact} {
+		if got := http.CanonicalHeaderKey(name); got != name {
+			t.Errorf("header name %q is not canonical (%q)", name, got)
+		}
+	}
 }

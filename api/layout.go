@@ -49,7 +49,7 @@ func (s *server) routeLayout(r *gin.Engine) {
 func (s *server) layoutAuth(c *gin.Context) {
 	c.Set(dialectKey, "layout")
 	setSharedHeader(c, hdrAllow, layoutAllow)
-	setSharedHeader(c, hdrVary, varyAccept)
+	setHeader(c, hdrVary, "Accept")
 	cr := s.authenticate(c)
 	if cr.err != nil {
 		clusterError(c, cr.err)
