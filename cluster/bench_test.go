@@ -130,3 +130,43 @@ func BenchmarkClusterLinearizableRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFollowerRead measures linearizable and leader-level reads with
+// every client on one follower, which must obtain each read index from the
+// leader, and reports how many read-index calls it forwarded per read.
+func BenchmarkFollowerRead(b *testing.B) {
+	nodes := testnode.StartCluster(b, 3, nil)
+	leader := testnode.WaitLeader(b, nodes)
+	follower := testnode.Followers(nodes)[0]
+	uid := createUser(b, leader, "bench-follower-read")
+	setPref(b, leader, uid, "k", "v")
+	for _, c := range []cluster.Consistency{cluster.Linearizable, cluster.Leader} {
+		for _, clients := range benchClients {
+			b.Run(fmt.Sprintf("%s/clients=%d", c, clients), func(b *testing.B) {
+				before := forwardedReadIndex(b, follower)
+				runClients(b, []*testnode.Node{follower}, clients, "reads", func(ctx context.Context, n *testnode.Node, _, _ int) error {
+					st, err := n.Read(ctx, c)
+					if err != nil {
+						return fmt.Errorf("read via %s: %w", n.ID(), err)
+					}
+					if v, ok := st.Pref(uid, "k"); !ok || v != "v" {
+						return fmt.Errorf("read via %s: k = %q, %v", n.ID(), v, ok)
+					}
+					return nil
+				})
+				b.ReportMetric((forwardedReadIndex(b, follower)-before)/float64(b.N), "calls/read")
+			})
+		}
+	}
+}
+
+// forwardedReadIndex returns how many read-index calls n has forwarded to
+// the leader, whatever their result.
+func forwardedReadIndex(t testing.TB, n *testnode.Node) float64 {
+	t.Helper()
+	var sum float64
+	for _, result := range []string{"ok", "error"} {
+		sum += mustMetric(t, n.Registry, "prefsd_forwarded_requests_total", map[string]string{"kind": "readindex", "result": result})
+	}
+	return sum
+}
