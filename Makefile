@@ -10,8 +10,9 @@ CHAOS_RUNS     ?= 3
 CHAOS_DURATION ?= 60s
 CHAOS_SEED     ?= 0
 PKGS      := ./...
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help build run test test-short bench bench-size profile fuzz chaos vet fmt-check tidy-check check clean
+.PHONY: help build run test test-short bench bench-compare bench-size profile fuzz chaos vet fmt-check tidy-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +31,13 @@ test-short: ## the quick tests only
 
 bench: ## benchmarks: state machine and a 3-node in-process cluster
 	$(GO) test -run '^$$' -bench . -skip '^BenchmarkSize' -benchmem -tags $(TAGS) ./fsm/ ./cluster/
+
+bench-compare: build ## prefsd against etcd: 3 nodes each on loopback, the same workloads and a failover, one table (installs etcd from Debian if missing; BENCH_ARGS for more flags)
+	@command -v etcd >/dev/null || { echo "installing etcd from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server etcd-client; }
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/prefsbench ./cmd/prefsbench
+	$(GO) build -trimpath -o bin/benchcompare ./cmd/benchcompare
+	./bin/benchcompare -prefsd $(BIN) -prefsbench bin/prefsbench -dir bin/bench-compare -json bin/bench-compare.json $(BENCH_ARGS)
 
 bench-size: ## memory per stored byte, snapshot size and times, and a new node's catch-up at 1M preferences (SIZE_ARGS=-size.users=N for fewer)
 	$(GO) test -p 1 -count=1 -run '^$$' -bench '^BenchmarkSize' -benchtime=1x -tags $(TAGS) -timeout 60m ./fsm/ ./cluster/ -args $(SIZE_ARGS)

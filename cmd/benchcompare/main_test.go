@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(*options) bool
+	}{
+		{name: "defaults", check: func(o *options) bool {
+			return len(o.systems) == 2 && len(o.workloads) == len(workloads) && o.duration == 10*time.Second && o.failovers == 3
+		}},
+		{name: "one system, two workloads", args: []string{"-systems", "etcd", "-workloads", "write-1, read-64"}, check: func(o *options) bool {
+			return len(o.systems) == 1 && o.systems[0] == "etcd" && strings.Join(o.workloads, ",") == "write-1,read-64"
+		}},
+		{name: "duplicate systems once", args: []string{"-systems", "prefsd,prefsd"}, check: func(o *options) bool {
+			return len(o.systems) == 1
+		}},
+		{name: "unknown system", args: []string{"-systems", "consul"}, wantErr: "unknown system"},
+		{name: "unknown workload", args: []string{"-workloads", "write-2"}, wantErr: "unknown workload"},
+		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: "-duration"},
+		{name: "negative failovers", args: []string{"-failovers", "-1"}, wantErr: "-failovers"},
+		{name: "no value size", args: []string{"-value-size", "0"}, wantErr: "-value-size"},
+		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseOptions(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(o) {
+				t.Errorf("options %+v", o)
+			}
+		})
+	}
+}
+
+func TestMedianMax(t *testing.T) {
+	tests := []struct {
+		in       []float64
+		med, max float64
+	}{
+		{nil, 0, 0},
+		{[]float64{5}, 5, 5},
+		{[]float64{9, 1, 5}, 5, 9},
+		{[]float64{4, 1, 3, 2}, 2.5, 4},
+	}
+	for _, tt := range tests {
+		med, most := medianMax(tt.in)
+		if med != tt.med || most != tt.max {
+			t.Errorf("medianMax(%v) = %v, %v, want %v, %v", tt.in, med, most, tt.med, tt.max)
+		}
+	}
+}
+
+func TestReportPrint(t *testing.T) {
+	row := func(w string, ops, p99 float64) workloadResult {
+		wl, _ := findWorkload(w)
+		return workloadResult{workload: wl, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
+	}
+	r := &report{
+		Options: map[string]any{"duration": "10s", "warmup": "2s"},
+		Systems: []systemResult{
+			{System: "prefsd", Workloads: []workloadResult{row("write-64", 3000, 20), row("read-64", 8000, 10)}, Failovers: []float64{800, 600, 700}, RSSMB: 40},
+			{System: "etcd", Version: "etcd Version: 3.4.23", Workloads: []workloadResult{row("write-64", 2000, 40), row("read-64", 0, 0)}, Failovers: []float64{1000}, RSSMB: 80},
+		},
+	}
+	r.Systems[1].Workloads[1].Errors = 7
+	var out bytes.Buffer
+	r.print(&out)
+	for _, want := range []string{
+		"etcd: etcd Version: 3.4.23",
+		"writes                        64",
+		"1.50    0.50", // 3000/2000 ops, 20/40 p99
+		"-       -",    // no etcd reads to divide by
+		"700", "1000",  // failover medians
+		"time 0.70",
+		"etcd read-64: 7 of 107 requests failed",
+		"prefsd: 800, 600, 700 ms",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestCompare runs the whole comparison briefly against real processes:
+// prefsd always, etcd as well where it is installed.
+func TestCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs real clusters")
+	}
+	dir := t.TempDir()
+	bins := map[string]string{"prefsd": "./cmd/prefsd", "prefsbench": "./cmd/prefsbench"}
+	for name, pkg := range bins {
+		cmd := exec.Command("go", "build", "-tags", "hashicorpmetrics", "-o", filepath.Join(dir, name), pkg)
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	systems := "prefsd"
+	if _, err := exec.LookPath("etcd"); err == nil {
+		systems += ",etcd"
+	} else {
+		t.Log("etcd is not installed: measuring prefsd only")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	results := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{
+		"-prefsd", filepath.Join(dir, "prefsd"), "-prefsbench", filepath.Join(dir, "prefsbench"),
+		"-dir", filepath.Join(dir, "run"), "-systems", systems, "-workloads", "write-16,stale-64-one-node",
+		"-duration", "500ms", "-warmup", "0s", "-users", "4", "-keys", "4", "-failovers", "1", "-json", results,
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Count(systems, ",") + 1; len(rep.Systems) != want {
+		t.Fatalf("%d systems in the results, want %d", len(rep.Systems), want)
+	}
+	for _, s := range rep.Systems {
+		if len(s.Workloads) != 2 || len(s.Failovers) != 1 {
+			t.Fatalf("%s: %d workloads and %d failovers, want 2 and 1", s.System, len(s.Workloads), len(s.Failovers))
+		}
+		for _, w := range s.Workloads {
+			if w.Count == 0 || w.Errors != 0 {
+				t.Errorf("%s %s: %d succeeded, %d failed %v", s.System, w.Name, w.Count, w.Errors, w.ErrorsByStatus)
+			}
+		}
+		if s.Failovers[0] <= 0 {
+			t.Errorf("%s: failover took %v ms", s.System, s.Failovers[0])
+		}
+	}
+	if !strings.Contains(stdout.String(), "stale reads, one node") {
+		t.Errorf("no table on stdout:\n%s", stdout.String())
+	}
+}
