@@ -70,7 +70,12 @@ type Node struct {
 	// readyTerm is the term in which this node, as leader, saw its barrier
 	// return; it serves consistent reads only while the term is current.
 	readyTerm atomic.Uint64
-	reads     *readBatcher
+	// reads shares the leader's quorum confirmations among concurrent
+	// reads; linearizableForwards and leaderForwards share a follower's
+	// read-index calls to the leader, one batcher per level.
+	reads                *readBatcher
+	linearizableForwards *readBatcher
+	leaderForwards       *readBatcher
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -232,11 +237,15 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		n.log.Info("restarting from existing state", "node_id", cfg.NodeID, "data_dir", cfg.DataDir)
 	}
 
-	n.reads = newReadBatcher(n)
+	n.reads = newReadBatcher(n.stop, n.confirm)
+	n.linearizableForwards = newReadBatcher(n.stop, func() (uint64, error) { return n.forwardReadIndex(true) })
+	n.leaderForwards = newReadBatcher(n.stop, func() (uint64, error) { return n.forwardReadIndex(false) })
 	n.metrics.watchRaft(n.raft, n.fsm)
-	n.wg.Add(2)
+	n.wg.Add(4)
 	go n.watchLeadership(notify)
-	go n.reads.run(n.stop, &n.wg)
+	go n.reads.run(&n.wg)
+	go n.linearizableForwards.run(&n.wg)
+	go n.leaderForwards.run(&n.wg)
 	return n, nil
 }
 

@@ -77,10 +77,12 @@ func (n *Node) Read(ctx context.Context, c Consistency) (*fsm.State, error) {
 	return s, nil
 }
 
-// readIndex obtains a read index from the leader, wherever it is.
+// readIndex obtains a read index from the leader, wherever it is. On the
+// leader it joins the next shared confirmation; on a follower it joins the
+// next shared call to the leader for its level.
 func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
 	for {
-		addr, self, err := n.waitLeader(ctx)
+		_, self, err := n.waitLeader(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -88,23 +90,95 @@ func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
 		if self {
 			idx, err = n.ReadIndex(ctx, verify)
 		} else {
-			var resp ReadIndexResponse
-			path := PathReadIndex
-			if !verify {
-				path += "?verify=false"
-			}
-			err = n.call(ctx, http.MethodGet, addr, path, "", nil, &resp)
-			n.metrics.observeForward("readindex", err)
-			idx = resp.Index
+			idx, err = n.forwardedReads(verify).wait(ctx)
 		}
 		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrUnknownOutcome) {
 			// A read has no side effects: retry it wherever the leader is.
 			if perr := n.pause(ctx, 20*time.Millisecond); perr != nil {
+				if errors.Is(perr, ErrShutdown) {
+					return 0, ErrShutdown
+				}
 				return 0, fmt.Errorf("%w: %v", ErrNoLeader, err)
 			}
 			continue
 		}
 		return idx, err
+	}
+}
+
+// forwardedReads returns the batcher that shares this follower's read-index
+// calls to the leader at one level: verify for linearizable reads, not
+// verify for leader reads. The levels never share a call, since a leader
+// read's answer skips the quorum round a linearizable read needs.
+func (n *Node) forwardedReads(verify bool) *readBatcher {
+	if verify {
+		return n.linearizableForwards
+	}
+	return n.leaderForwards
+}
+
+// errLeaderChanged ends a forwarded read-index call whose leader this node
+// no longer follows; the reads waiting on it look for the leader again.
+var errLeaderChanged = fmt.Errorf("%w: the leader changed during a read-index call", ErrNotLeader)
+
+// forwardReadIndex is one round of a follower's read-index batcher: a single
+// call to the leader, whose answer every read waiting when the round started
+// shares. The call has its own deadline, the apply timeout, so no reader
+// leaving early cancels it for the others. It is abandoned when the node
+// stops, and when this node stops following the leader it was sent to, so
+// that a call stuck on a deposed or unreachable leader does not hold back
+// the reads that could go to the new one.
+func (n *Node) forwardReadIndex(verify bool) (uint64, error) {
+	if n.IsLeader() {
+		return 0, fmt.Errorf("%w: this node leads now", ErrNotLeader)
+	}
+	id, addr, ok := n.leaderAPI()
+	if !ok {
+		return 0, fmt.Errorf("%w: leader address unknown", ErrNotLeader)
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { n.watchForward(ctx, cancel, id) })
+	defer watch.Wait()
+	defer cancel(nil)
+
+	path := PathReadIndex
+	if !verify {
+		path += "?verify=false"
+	}
+	var resp ReadIndexResponse
+	err := n.call(ctx, http.MethodGet, addr, path, "", nil, &resp)
+	n.metrics.observeForward("readindex", err)
+	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrShutdown) || errors.Is(cause, errLeaderChanged) {
+			return 0, cause
+		}
+		return 0, err
+	}
+	return resp.Index, nil
+}
+
+// watchForward cancels a forwarded read-index call, with the reason as the
+// cause, once the node stops or stops following the leader with id leader.
+// It returns when ctx ends.
+func (n *Node) watchForward(ctx context.Context, cancel context.CancelCauseFunc, leader string) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.stop:
+			cancel(ErrShutdown)
+			return
+		case <-tick.C:
+			if _, id := n.raft.LeaderWithID(); string(id) != leader || n.IsLeader() {
+				cancel(errLeaderChanged)
+				return
+			}
+		}
 	}
 }
 
@@ -174,15 +248,19 @@ func (n *Node) confirm() (uint64, error) {
 	return idx, nil
 }
 
-// readBatcher shares one leadership confirmation among every read that is
-// waiting when the confirmation starts, as etcd's linearizable read loop
-// does. A read that arrives while a confirmation is under way waits for the
-// next one, whose index is taken after the read arrived.
+// readBatcher shares one read-index round among every read that is waiting
+// when the round starts, as etcd's linearizable read loop does. A read that
+// arrives while a round is under way waits for the next one, whose index is
+// obtained after the read arrived: that keeps the read linearizable. The
+// leader runs one whose round is a leadership confirmation; a follower runs
+// one per level whose round is a call to the leader. The node owns the
+// goroutine that runs the rounds (run) and stops it by closing stop.
 type readBatcher struct {
-	n    *Node
-	mu   sync.Mutex
-	next *readRound
-	kick chan struct{}
+	round func() (uint64, error)
+	stop  <-chan struct{}
+	mu    sync.Mutex
+	next  *readRound
+	kick  chan struct{}
 }
 
 type readRound struct {
@@ -191,11 +269,14 @@ type readRound struct {
 	err   error
 }
 
-func newReadBatcher(n *Node) *readBatcher {
-	return &readBatcher{n: n, kick: make(chan struct{}, 1)}
+// newReadBatcher returns a batcher whose rounds call round; closing stop
+// ends run and releases every waiter with ErrShutdown.
+func newReadBatcher(stop <-chan struct{}, round func() (uint64, error)) *readBatcher {
+	return &readBatcher{round: round, stop: stop, kick: make(chan struct{}, 1)}
 }
 
-// wait joins the next confirmation round and returns its index.
+// wait joins the next round and returns its index. If ctx ends first it
+// returns ErrTimeout and leaves the round to the other waiters.
 func (b *readBatcher) wait(ctx context.Context) (uint64, error) {
 	b.mu.Lock()
 	if b.next == nil {
@@ -212,15 +293,17 @@ func (b *readBatcher) wait(ctx context.Context) (uint64, error) {
 		return r.index, r.err
 	case <-ctx.Done():
 		return 0, fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())
+	case <-b.stop:
+		return 0, ErrShutdown
 	}
 }
 
-// run serves confirmation rounds until stop is closed.
-func (b *readBatcher) run(stop <-chan struct{}, wg *sync.WaitGroup) {
+// run serves rounds, one at a time, until stop is closed.
+func (b *readBatcher) run(wg *sync.WaitGroup) {
 	defer wg.Done()
 	for {
 		select {
-		case <-stop:
+		case <-b.stop:
 			b.mu.Lock()
 			if r := b.next; r != nil {
 				b.next = nil
@@ -238,7 +321,12 @@ func (b *readBatcher) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 		if r == nil {
 			continue
 		}
-		r.index, r.err = b.n.confirm()
+		select {
+		case <-b.stop:
+			r.err = ErrShutdown
+		default:
+			r.index, r.err = b.round()
+		}
 		close(r.done)
 	}
 }
