@@ -122,7 +122,7 @@ func TestDockerCompose(t *testing.T) {
 		t.Skip("neither docker-compose nor docker compose is installed")
 	}
 	haproxyBinary(t) // the haproxy image is made from the host's haproxy
-	bin := prefsdBinary(t)
+	bin := staticPrefsdBinary(t)
 
 	suffix := fmt.Sprintf("%d", os.Getpid())
 	listen := freeAddrs(t, 1)[0]
@@ -272,4 +272,22 @@ func writeFile(t *testing.T, path string, data []byte, perm os.FileMode) {
 	if err := os.WriteFile(path, data, perm); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// staticPrefsdBinary builds prefsd as make build does (no cgo, so that it
+// runs in an empty image) into a temporary directory.
+func staticPrefsdBinary(t *testing.T) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "prefsd")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "hashicorpmetrics", "-o", bin, "./cmd/prefsd")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build in %s: %v\n%s", root, err, out)
+	}
+	return bin
 }

@@ -47,8 +47,8 @@ func TestMain(m *testing.M) {
 }
 
 // prefsdBinary skips the test under -short, and otherwise returns the path
-// of a static prefsd binary built as `make build` builds it, building it
-// on first use.
+// of a prefsd binary, building it on first use as e2e does, so that the
+// two share the build cache.
 func prefsdBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -66,9 +66,8 @@ func prefsdBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(buildDir, "prefsd")
-		cmd := exec.Command("go", "build", "-trimpath", "-tags", "hashicorpmetrics", "-o", binPath, "./cmd/prefsd")
+		cmd := exec.Command("go", "build", "-tags", "hashicorpmetrics", "-o", binPath, "github.com/prefsd/prefsd/cmd/prefsd")
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build in %s: %v\n%s", root, err, out)
 		}
