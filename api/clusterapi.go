@@ -25,6 +25,7 @@ func (s *server) routeCluster(r *gin.Engine) {
 
 	in := r.Group("/internal/v1", s.clusterAuth(false))
 	in.POST("/apply", s.internalApply)
+	in.POST("/apply-batch", s.internalApplyBatch)
 	in.GET("/readindex", s.internalReadIndex)
 }
 
@@ -122,6 +123,22 @@ func (s *server) internalApply(c *gin.Context) {
 		return
 	}
 	respond(c, http.StatusOK, resp)
+}
+
+// internalApplyBatch applies the commands a follower forwards together;
+// each gets its own result or error in the answer.
+func (s *server) internalApplyBatch(c *gin.Context) {
+	body, err := readBody(c)
+	if err != nil {
+		clusterFail(c, errors.Join(cluster.ErrBadRequest, err))
+		return
+	}
+	cmds, err := cluster.DecodeBatch(body)
+	if err != nil {
+		clusterFail(c, err)
+		return
+	}
+	respond(c, http.StatusOK, s.cluster.ApplyBatchLocal(c.Request.Context(), cmds))
 }
 
 func (s *server) internalReadIndex(c *gin.Context) {

@@ -16,6 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/prefsd/prefsd/cluster"
 )
 
 // Keys of values stored on the gin context.
@@ -101,7 +103,9 @@ func (s *server) limitBody(c *gin.Context) {
 	if c.Request.Body != nil && c.Request.Body != http.NoBody {
 		limit := s.maxBody
 		if internalPath(c.Request.URL.Path) {
-			limit *= 8
+			// A forwarded command escapes the client's JSON once more,
+			// and a forwarded batch carries up to cluster.MaxBatchBytes.
+			limit = limit*8 + cluster.MaxBatchBytes
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	}

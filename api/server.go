@@ -34,6 +34,9 @@ type Cluster interface {
 	// ApplyLocal applies a command forwarded by a follower; it fails with
 	// cluster.ErrNotLeader unless this node leads.
 	ApplyLocal(ctx context.Context, cmd fsm.Command) (cluster.ApplyResponse, error)
+	// ApplyBatchLocal applies commands a follower forwarded together,
+	// answering each command's outcome.
+	ApplyBatchLocal(ctx context.Context, cmds []fsm.Command) cluster.ApplyBatchResponse
 	// ReadIndex is the leader's half of a consistent read.
 	ReadIndex(ctx context.Context, verify bool) (uint64, error)
 	Join(ctx context.Context, req cluster.JoinRequest) error

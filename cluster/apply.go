@@ -32,7 +32,7 @@ func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, uint64, 
 	defer cancel()
 	start := time.Now()
 	for {
-		addr, self, err := n.waitLeader(ctx)
+		_, self, err := n.waitLeader(ctx)
 		if err != nil {
 			return fsm.Result{}, 0, err
 		}
@@ -40,7 +40,7 @@ func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, uint64, 
 		if self {
 			resp, err = n.applyLocal(ctx, cmd)
 		} else {
-			resp, err = n.forwardApply(ctx, addr, cmd)
+			resp, err = n.forwarder.forward(ctx, cmd)
 		}
 		if errors.Is(err, ErrNotLeader) {
 			// The command was not started: leadership moved before it was
@@ -67,18 +67,38 @@ func (n *Node) ApplyLocal(ctx context.Context, cmd fsm.Command) (ApplyResponse, 
 }
 
 func (n *Node) applyLocal(ctx context.Context, cmd fsm.Command) (ApplyResponse, error) {
+	return n.finishApply(ctx, n.startApply(ctx, cmd))
+}
+
+// applyPending is a command handed to raft, or the reason it was not.
+type applyPending struct {
+	f   raft.ApplyFuture
+	err error
+}
+
+// startApply stamps cmd with this leader's clock and hands it to raft
+// without waiting for it.
+func (n *Node) startApply(ctx context.Context, cmd fsm.Command) applyPending {
 	if len(cmd) == 0 {
-		return ApplyResponse{}, fmt.Errorf("%w: empty command", ErrBadRequest)
+		return applyPending{err: fmt.Errorf("%w: empty command", ErrBadRequest)}
 	}
 	if err := ctx.Err(); err != nil {
-		return ApplyResponse{}, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		return applyPending{err: fmt.Errorf("%w: %v", ErrNoLeader, err)}
 	}
 	timeout := n.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	f := n.raft.Apply(fsm.Stamp(cmd, n.clock().UnixNano()), timeout)
+	return applyPending{f: n.raft.Apply(fsm.Stamp(cmd, n.clock().UnixNano()), timeout)}
+}
 
+// finishApply waits for a command started by startApply and returns its
+// outcome.
+func (n *Node) finishApply(ctx context.Context, p applyPending) (ApplyResponse, error) {
+	if p.err != nil {
+		return ApplyResponse{}, p.err
+	}
+	f := p.f
 	// f.Error blocks until raft resolves the future, which it always does:
 	// on commit, on losing leadership, or on shutdown. The goroutine ends
 	// then, even if this call has returned.

@@ -76,6 +76,8 @@ type Node struct {
 	reads                *readBatcher
 	linearizableForwards *readBatcher
 	leaderForwards       *readBatcher
+	// forwarder batches the commands a follower forwards to the leader.
+	forwarder *applyForwarder
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -241,11 +243,15 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	n.linearizableForwards = newReadBatcher(n.stop, func() (uint64, error) { return n.forwardReadIndex(true) })
 	n.leaderForwards = newReadBatcher(n.stop, func() (uint64, error) { return n.forwardReadIndex(false) })
 	n.metrics.watchRaft(n.raft, n.fsm)
-	n.wg.Add(4)
+	n.forwarder = newApplyForwarder(n)
+	n.wg.Add(4 + forwardWorkers)
 	go n.watchLeadership(notify)
 	go n.reads.run(&n.wg)
 	go n.linearizableForwards.run(&n.wg)
 	go n.leaderForwards.run(&n.wg)
+	for range forwardWorkers {
+		go n.forwarder.run(n.stop, &n.wg)
+	}
 	return n, nil
 }
 

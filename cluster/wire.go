@@ -10,11 +10,14 @@ import (
 // Node-to-node calls go over the HTTP API port, under these paths, and carry
 // the cluster key in KeyHeader.
 const (
-	KeyHeader     = "X-Prefsd-Cluster-Key"
-	PathApply     = "/internal/v1/apply"
-	PathReadIndex = "/internal/v1/readindex"
-	PathJoin      = "/api/cluster/join"
-	PathNodes     = "/api/cluster/nodes/"
+	KeyHeader = "X-Prefsd-Cluster-Key"
+	PathApply = "/internal/v1/apply"
+	// PathApplyBatch takes several commands, each preceded by its length
+	// as a uvarint, and answers an ApplyBatchResponse.
+	PathApplyBatch = "/internal/v1/apply-batch"
+	PathReadIndex  = "/internal/v1/readindex"
+	PathJoin       = "/api/cluster/join"
+	PathNodes      = "/api/cluster/nodes/"
 )
 
 // Sentinel errors of the cluster layer. Match them with errors.Is.
