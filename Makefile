@@ -12,7 +12,7 @@ CHAOS_SEED     ?= 0
 PKGS      := ./...
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help build run test test-short bench bench-compare bench-size profile fuzz chaos vet fmt-check tidy-check check clean
+.PHONY: help build run test test-short test-docker bench bench-compare bench-size profile fuzz chaos vet fmt-check tidy-check check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ run: build ## run one node on 127.0.0.1:8080 with data in ./data
 
 test: ## every test, race detector on (unit, in-process cluster, end-to-end)
 	$(GO) test -race -count=1 -tags $(TAGS) -timeout 9m $(PKGS)
+
+test-docker: ## build the prefsd and haproxy images and run a 3-node compose cluster through a partition and a kill (needs Docker, docker-compose, haproxy)
+	$(GO) test -count=1 -tags '$(TAGS) docker' -timeout 15m -run '^TestDockerCompose$$' -v ./deploy/
 
 test-short: ## the quick tests only
 	$(GO) test -race -count=1 -short -tags $(TAGS) $(PKGS)
