@@ -9,9 +9,11 @@
 // an ErrInvalidCommand result, so a poison entry cannot crash every replica
 // on every replay.
 //
-// The state is a set of immutable radix trees. Each applied batch publishes a
-// new *State through an atomic pointer, so reads take no lock, a snapshot is
-// a pointer copy, and Persist streams while Apply goes on.
+// The state is a set of immutable trees: B+ trees for the tables that grow
+// with the users (users, names, and one packed block of preferences per
+// user), radix trees for the others. Each applied batch publishes a new
+// *State through an atomic pointer, so reads take no lock, a snapshot is a
+// pointer copy, and Persist streams while Apply goes on.
 package fsm
 
 import (
@@ -19,6 +21,7 @@ import (
 	"encoding/json"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -153,11 +156,11 @@ func (f *FSM) Restore(r io.ReadCloser) error {
 // tx is a write transaction over a State.
 type tx struct {
 	meta       meta
-	users      *txn[*User]
-	names      *txn[uint64]
+	users      btreeTxn[uint64, *User]
+	names      btreeTxn[string, uint64]
 	tokens     *txn[*Token]
 	userTokens *txn[[]byte]
-	prefs      *txn[string]
+	prefs      btreeTxn[uint64, prefBlock]
 	members    *txn[*Member]
 	catalog    *txn[*SettingDef]
 	settings   *txn[string]
@@ -171,11 +174,11 @@ type tx struct {
 func begin(s *State) *tx {
 	return &tx{
 		meta:       s.meta,
-		users:      newTxn(s.users),
-		names:      newTxn(s.names),
+		users:      s.users.txn(),
+		names:      s.names.txn(),
 		tokens:     newTxn(s.tokens),
 		userTokens: newTxn(s.userTokens),
-		prefs:      newTxn(s.prefs),
+		prefs:      s.prefs.txn(),
 		members:    newTxn(s.members),
 		catalog:    newTxn(s.catalog),
 		settings:   newTxn(s.settings),
@@ -259,15 +262,15 @@ func (t *tx) nextID() uint64 {
 	return id
 }
 
-func (t *tx) user(id uint64) (*User, bool) { return t.users.get(idKey(id)) }
+func (t *tx) user(id uint64) (*User, bool) { return t.users.get(id) }
 
-func (t *tx) putUser(u *User) { t.users.put(idKey(u.ID), u) }
+func (t *tx) putUser(u *User) { t.users.put(u.ID, u) }
 
 func (t *tx) createUser(c *CreateUser) Result {
 	if c.Username == "" {
 		return Result{Err: ErrInvalidArgument.with("username", 0)}
 	}
-	name := []byte(foldName(c.Username))
+	name := foldName(c.Username)
 	if _, taken := t.names.get(name); taken {
 		return Result{Err: ErrUserExists.with(c.Username, 0)}
 	}
@@ -297,8 +300,8 @@ func (t *tx) updateUser(c *UpdateUser) Result {
 		if *c.Username == "" {
 			return Result{Err: ErrInvalidArgument.with("username", 0)}
 		}
-		oldName, newName := []byte(foldName(u.Username)), []byte(foldName(*c.Username))
-		if string(oldName) != string(newName) {
+		oldName, newName := foldName(u.Username), foldName(*c.Username)
+		if oldName != newName {
 			if _, taken := t.names.get(newName); taken {
 				return Result{Err: ErrUserExists.with(*c.Username, 0)}
 			}
@@ -341,10 +344,11 @@ func (t *tx) deleteUser(c *DeleteUser) Result {
 	t.userTokens.delPrefix(prefix)
 	t.deleteUserSessions(u.ID)
 	t.settings.delPrefix(prefix)
-	deleted := t.prefs.delPrefix(prefix)
-	t.names.del([]byte(foldName(u.Username)))
-	t.users.del(prefix)
-	return Result{ID: u.ID, Deleted: deleted}
+	prefs, _ := t.prefs.get(u.ID)
+	t.prefs.del(u.ID)
+	t.names.del(foldName(u.Username))
+	t.users.del(u.ID)
+	return Result{ID: u.ID, Deleted: prefs.len()}
 }
 
 func (t *tx) createToken(c *CreateToken) Result {
@@ -437,19 +441,30 @@ func (t *tx) patchPrefs(c *PatchPrefs) Result {
 		}
 		note(kv.Key, &kv.Value)
 	}
+	// count and size are the usage the quota limits; n and held are what
+	// the user's block will hold, the same numbers unless a restored
+	// snapshot carried a usage that did not match its preferences.
+	block, _ := t.prefs.get(old.ID)
 	count, size := old.PrefCount, old.PrefBytes
-	deleted := 0
+	n, held := block.len(), int64(len(block.data))
+	deleted, changed := 0, false
 	for _, k := range order {
-		cur, exists := t.prefs.get(prefKey(old.ID, k))
+		cur, exists := block.get(k)
 		if exists {
 			count--
 			size -= int64(len(k) + len(cur))
+			n--
+			held -= int64(len(k) + len(cur))
 		}
 		if v := final[k]; v != nil {
 			count++
 			size += int64(len(k) + len(*v))
+			n++
+			held += int64(len(k) + len(*v))
+			changed = true
 		} else if exists {
 			deleted++
+			changed = true
 		}
 	}
 	if count > old.PrefCount && count > q.MaxPreferences {
@@ -458,13 +473,21 @@ func (t *tx) patchPrefs(c *PatchPrefs) Result {
 	if size > old.PrefBytes && size > q.MaxTotalBytes {
 		return Result{Err: ErrTooManyBytes.with("", q.MaxTotalBytes)}
 	}
+	if held > maxPrefBlockBytes {
+		return Result{Err: ErrTooManyBytes.with("", maxPrefBlockBytes)}
+	}
 
-	// Phase 2: write, in the patch's order.
-	for _, k := range order {
-		if v := final[k]; v != nil {
-			t.prefs.put(prefKey(old.ID, k), *v)
+	// Phase 2: write the user's new block, the changes in key order.
+	if changed {
+		changes := make([]prefChange, len(order))
+		for i, k := range order {
+			changes[i] = prefChange{key: k, value: final[k]}
+		}
+		slices.SortFunc(changes, func(a, b prefChange) int { return strings.Compare(a.key, b.key) })
+		if n == 0 {
+			t.prefs.del(old.ID)
 		} else {
-			t.prefs.del(prefKey(old.ID, k))
+			t.prefs.put(old.ID, block.patched(changes, n, held))
 		}
 	}
 	u := *old
@@ -490,7 +513,7 @@ func (t *tx) ensureAdmin(c *EnsureAdmin) Result {
 	if c.Username == "" {
 		return Result{Err: ErrInvalidArgument.with("username", 0)}
 	}
-	if id, ok := t.names.get([]byte(foldName(c.Username))); ok {
+	if id, ok := t.names.get(foldName(c.Username)); ok {
 		return Result{ID: id}
 	}
 	res := t.createUser(&CreateUser{Username: c.Username, IsStaff: true, IsSuperuser: true})

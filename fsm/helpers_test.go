@@ -206,9 +206,9 @@ func invariantError(s *State) error {
 		}
 	}
 	var err error
-	s.names.Root().Walk(func(k []byte, id uint64) bool {
+	s.names.walk(func(k string, id uint64) bool {
 		u, ok := s.UserByID(id)
-		if !ok || foldName(u.Username) != string(k) {
+		if !ok || foldName(u.Username) != k {
 			err = fmt.Errorf("name %q maps to user %d which does not carry it", k, id)
 		}
 		return err != nil

@@ -21,8 +21,6 @@ func TestKeyLayout(t *testing.T) {
 		got, want []byte
 	}{
 		{"idKey", idKey(0x0102030405060708), id(0x0102030405060708)},
-		{"prefKey", prefKey(7, "theme"), append(id(7), "theme"...)},
-		{"prefKey empty", prefKey(7, ""), id(7)},
 		{"pairKey", pairKey(7, 9), append(id(7), id(9)...)},
 		{"userSessionKey", userSessionKey(7, digest), append(id(7), digest...)},
 		{"catalogKey", catalogKey(RegistryInvenTree, ScopeUser, "LABEL_INLINE"), cat(RegistryInvenTree, ScopeUser, "LABEL_INLINE")},

@@ -86,7 +86,7 @@ func (s *State) Encode(w io.Writer) error {
 		err = enc.Encode(r)
 		return err != nil
 	}
-	s.users.Root().Walk(func(_ []byte, u *User) bool { return emit(record{User: u}) })
+	s.users.walk(func(_ uint64, u *User) bool { return emit(record{User: u}) })
 	if err != nil {
 		return err
 	}
@@ -94,9 +94,13 @@ func (s *State) Encode(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s.prefs.Root().Walk(func(k []byte, v string) bool {
-		id := binary.BigEndian.Uint64(k[:8])
-		return emit(record{Pref: &prefEntry{UserID: id, Key: string(k[8:]), Value: v}})
+	s.prefs.walk(func(id uint64, b prefBlock) bool {
+		for i := range b.len() {
+			if emit(record{Pref: &prefEntry{UserID: id, Key: b.key(i), Value: b.value(i)}}) {
+				return true
+			}
+		}
+		return false
 	})
 	if err != nil {
 		return err
@@ -138,6 +142,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 	}
 	t := begin(newState())
 	t.meta = h.Meta
+	prefs := prefLoader{prefs: &t.prefs}
 	for {
 		var rec record
 		err := dec.Decode(&rec)
@@ -150,7 +155,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 		switch {
 		case rec.User != nil:
 			t.putUser(rec.User)
-			t.names.put([]byte(foldName(rec.User.Username)), rec.User.ID)
+			t.names.put(foldName(rec.User.Username), rec.User.ID)
 		case rec.Token != nil:
 			if _, ok := t.user(rec.Token.UserID); !ok {
 				return nil, fmt.Errorf("%w: token %d of unknown user %d", ErrBadSnapshot, rec.Token.ID, rec.Token.UserID)
@@ -161,7 +166,9 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			if _, ok := t.user(rec.Pref.UserID); !ok {
 				return nil, fmt.Errorf("%w: preference of unknown user %d", ErrBadSnapshot, rec.Pref.UserID)
 			}
-			t.prefs.put(prefKey(rec.Pref.UserID, rec.Pref.Key), rec.Pref.Value)
+			if !prefs.add(rec.Pref.UserID, rec.Pref.Key, rec.Pref.Value) {
+				return nil, fmt.Errorf("%w: preferences of user %d over %d bytes", ErrBadSnapshot, rec.Pref.UserID, maxPrefBlockBytes)
+			}
 		case rec.Member != nil:
 			t.members.put([]byte(rec.Member.NodeID), rec.Member)
 		case rec.Def != nil:
@@ -181,6 +188,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			return nil, fmt.Errorf("%w: empty record", ErrBadSnapshot)
 		}
 	}
+	prefs.flush()
 	return t.commit(), nil
 }
 

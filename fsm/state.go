@@ -60,18 +60,22 @@ type meta struct {
 
 // State is one immutable version of the replicated state. Every method is a
 // read and safe for concurrent use; a *State never changes once published.
+//
+// The tables that grow with the number of users (users, names, prefs) are
+// btrees; the others are go-immutable-radix trees.
 type State struct {
 	meta meta
-	// users maps id (8 bytes, big-endian) to the user.
-	users *iradix.Tree[*User]
+	// users maps id to the user.
+	users btree[uint64, *User]
 	// names maps the lower-cased username to the user's id.
-	names *iradix.Tree[uint64]
+	names btree[string, uint64]
 	// tokens maps a token digest to the token.
 	tokens *iradix.Tree[*Token]
 	// userTokens maps user id + token id to the token's digest.
 	userTokens *iradix.Tree[[]byte]
-	// prefs maps user id + key to the value.
-	prefs *iradix.Tree[string]
+	// prefs maps a user's id to the user's preferences, if the user has
+	// any.
+	prefs btree[uint64, prefBlock]
 	// members maps node id to the member.
 	members *iradix.Tree[*Member]
 	// catalog maps registry, scope and key to a setting definition.
@@ -89,11 +93,8 @@ type State struct {
 func newState() *State {
 	return &State{
 		meta:       meta{NextID: 1, DefaultQuota: DefaultQuota()},
-		users:      iradix.New[*User](),
-		names:      iradix.New[uint64](),
 		tokens:     iradix.New[*Token](),
 		userTokens: iradix.New[[]byte](),
-		prefs:      iradix.New[string](),
 		members:    iradix.New[*Member](),
 		catalog:    iradix.New[*SettingDef](),
 		settings:   iradix.New[string](),
@@ -112,11 +113,6 @@ func idKey(id uint64) []byte {
 // starts with an id is allocated once, at its full size.
 func idKeyRoom(id uint64, extra int) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8+extra), id)
-}
-
-// prefKey is the prefs tree key for one user's key.
-func prefKey(userID uint64, key string) []byte {
-	return append(idKeyRoom(userID, len(key)), key...)
 }
 
 // pairKey is the key of a tree indexed by two ids.
@@ -140,7 +136,7 @@ func (s *State) DefaultQuota() Quota { return s.meta.DefaultQuota }
 
 // UserByName finds a user by username, case-insensitively.
 func (s *State) UserByName(username string) (*User, bool) {
-	id, ok := s.names.Get([]byte(foldName(username)))
+	id, ok := s.names.get(foldName(username))
 	if !ok {
 		return nil, false
 	}
@@ -149,13 +145,13 @@ func (s *State) UserByName(username string) (*User, bool) {
 
 // UserByID finds a user by id.
 func (s *State) UserByID(id uint64) (*User, bool) {
-	return s.users.Get(idKey(id))
+	return s.users.get(id)
 }
 
 // Users returns every user, ordered by id.
 func (s *State) Users() []*User {
 	out := make([]*User, 0, s.users.Len())
-	s.users.Root().Walk(func(_ []byte, u *User) bool {
+	s.users.walk(func(_ uint64, u *User) bool {
 		out = append(out, u)
 		return false
 	})
@@ -189,21 +185,15 @@ func (s *State) Tokens(userID uint64) []*Token {
 
 // Pref returns one of a user's preferences.
 func (s *State) Pref(userID uint64, key string) (string, bool) {
-	return s.prefs.Get(prefKey(userID, key))
+	b, _ := s.prefs.get(userID)
+	return b.get(key)
 }
 
-// Prefs returns a user's preferences, ordered by key (bytewise).
+// Prefs returns a user's preferences, ordered by key (bytewise). The slice
+// is the caller's.
 func (s *State) Prefs(userID uint64) []KV {
-	var out []KV
-	prefix := idKey(userID) // also the user's key in the users tree
-	if u, ok := s.users.Get(prefix); ok && u.PrefCount > 0 {
-		out = make([]KV, 0, u.PrefCount) // the usage counts them
-	}
-	s.prefs.Root().WalkPrefix(prefix, func(k []byte, v string) bool {
-		out = append(out, KV{Key: string(k[len(prefix):]), Value: v})
-		return false
-	})
-	return out
+	b, _ := s.prefs.get(userID)
+	return b.kvs()
 }
 
 // Quota returns the limits in force for a user.
