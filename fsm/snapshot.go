@@ -193,11 +193,16 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 }
 
 // Digest returns the hex SHA-256 of the state's snapshot encoding. Replicas
-// that applied the same log hold the same state and so the same digest.
+// that applied the same log hold the same state and so the same digest. It
+// is computed on the first call and remembered.
 func (s *State) Digest() (string, error) {
-	h := sha256.New()
-	if err := s.Encode(h); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	s.digestOnce.Do(func() {
+		h := sha256.New()
+		if err := s.Encode(h); err != nil {
+			s.digestErr = err
+			return
+		}
+		s.digest = hex.EncodeToString(h.Sum(nil))
+	})
+	return s.digest, s.digestErr
 }

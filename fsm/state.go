@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync"
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 )
@@ -87,6 +88,12 @@ type State struct {
 	sessions *iradix.Tree[*Session]
 	// userSessions maps user id + session digest to the digest.
 	userSessions *iradix.Tree[[]byte]
+
+	// digestOnce computes Digest once: the state never changes, so neither
+	// does its digest.
+	digestOnce sync.Once
+	digest     string
+	digestErr  error
 }
 
 // newState returns the empty state a cluster starts from.
