@@ -1,32 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prefsd/prefsd/fsm"
-	"github.com/prefsd/prefsd/internal/testnode"
 )
 
 func TestCatalogApplyAndShow(t *testing.T) {
-	n := testnode.Start(t, testnode.Options{})
-	testnode.WaitLeader(t, []*testnode.Node{n})
-	// The first leader installs the default catalogue, then the superuser.
-	testnode.Eventually(t, 20*time.Second, func() error {
-		st := n.FSM().State()
-		if _, ok := st.UserByName("admin"); !ok || st.CatalogVersion() == 0 {
-			return errors.New("no default catalogue or superuser yet")
-		}
-		return nil
-	})
-	env := map[string]string{"PREFSD_ADDR": n.Addr, "PREFSD_TOKEN": testnode.AdminToken}
-	getenv := func(k string) string { return env[k] }
+	n, env := startNode(t)
 	file := filepath.Join(t.TempDir(), "extra.yaml")
 	doc := `settings:
   - registry: inventree
@@ -44,32 +29,38 @@ func TestCatalogApplyAndShow(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		wantErr string // "" means success
-		wantOut string
+		code    int
+		wantOut string // a regular expression stdout must match
+		wantErr string // in stderr
 	}{
-		{"apply", []string{"apply", file}, "", "applied 1 definitions"},
-		{"show", []string{"show"}, "", `"key": "EXTRA_LIMIT"`},
-		{"missing file", []string{"apply", filepath.Join(t.TempDir(), "nope.yaml")}, "no such file", ""},
-		{"no verb", nil, "expected apply or show", ""},
-		{"bad token", []string{"show", "--token", "wrong"}, "401", ""},
+		{"apply", []string{"catalog", "apply", file}, 0, `^applied 1 definitions from .*extra\.yaml; the catalogue \(version 2\) now holds \d+\n$`, ""},
+		{"show", []string{"catalog", "show"}, 0, `(?m)^REGISTRY\s+SCOPE\s+KEY\s+TYPE\s+DEFAULT\s+NAME$[\s\S]*^inventree\s+global\s+EXTRA_LIMIT\s+integer\s+5\s+Extra limit$`, ""},
+		{"show json", []string{"catalog", "show", "--json"}, 0, `"key": "EXTRA_LIMIT"`, ""},
+		{"missing file", []string{"catalog", "apply", filepath.Join(t.TempDir(), "nope.yaml")}, 1, "", "no such file"},
+		{"no verb", []string{"catalog"}, 2, "", "catalog: missing verb"},
+		{"bad token", []string{"catalog", "show", "--token", "wrong"}, 1, "", "401 Unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errs bytes.Buffer
-			err := runCatalog(context.Background(), tt.args, getenv, &out, &errs)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
-				return
+			res := prefsd(t, env, tt.args...)
+			if res.code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", res.code, tt.code, res.stdout, res.stderr)
 			}
-			if err != nil {
-				t.Fatalf("error %v (stderr %s)", err, errs.String())
+			if tt.wantOut != "" && !regexp.MustCompile(tt.wantOut).MatchString(res.stdout) {
+				t.Fatalf("stdout:\n%s\nwant a match for %s", res.stdout, tt.wantOut)
 			}
-			if !strings.Contains(out.String(), tt.wantOut) {
-				t.Fatalf("output %q, want it to contain %q", out.String(), tt.wantOut)
+			if !strings.Contains(res.stderr, tt.wantErr) {
+				t.Fatalf("stderr %q, want it to contain %q", res.stderr, tt.wantErr)
 			}
 		})
+	}
+	var shown struct {
+		Version  uint64           `json:"version"`
+		Settings []fsm.SettingDef `json:"settings"`
+	}
+	mustJSON(t, []byte(prefsd(t, env, "catalog", "show", "--json").stdout), &shown)
+	if shown.Version != 2 || len(shown.Settings) < 2 {
+		t.Fatalf("catalog show --json: version %d, %d settings", shown.Version, len(shown.Settings))
 	}
 	st := n.FSM().State()
 	d, ok := st.SettingDef(fsm.RegistryInvenTree, fsm.ScopeGlobal, "EXTRA_LIMIT")

@@ -33,16 +33,15 @@ import (
 // stop taking requests, hand leadership over, stop raft, close the stores.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
-	fs := flag.NewFlagSet("prefsd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("prefsd", stderr, func() { printHelp(stderr) })
 	if err := cfg.Parse(fs, args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
+		return &usageError{err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return &usageError{err: err}
 	}
 	log := newLogger(stderr, cfg)
 	jwtVerifier, err := jwtauth.FromConfig(cfg.JWT)
