@@ -265,8 +265,12 @@ func raftErr(err error) error {
 // again; it rejoins from its own state.
 func (n *Node) JoinCluster(ctx context.Context, addrs []string) error {
 	if n.HasExistingState() {
-		n.log.Info("not joining: the node has state of its own")
-		return nil
+		ok, why := n.knownAsAdvertised()
+		if ok {
+			n.log.Info("not joining: the node has state of its own")
+			return nil
+		}
+		n.log.Info("joining again: the cluster knows this node at another address", "why", why)
 	}
 	body, err := json.Marshal(JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), APIAddr: n.cfg.AdvertiseHTTP})
 	if err != nil {
@@ -296,6 +300,34 @@ func (n *Node) JoinCluster(ctx context.Context, addrs []string) error {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// knownAsAdvertised reports whether the latest configuration this node
+// holds lists it at its advertised raft address, and the member directory
+// at its advertised HTTP address. A node that restarts on its data under a
+// new address (a rescheduled container with a new IP) is not, and must
+// join again so that the others reach it at the new one.
+func (n *Node) knownAsAdvertised() (bool, string) {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return true, "" // no configuration to compare: keep the old behaviour
+	}
+	id, raftAddr := raft.ServerID(n.cfg.NodeID), raft.ServerAddress(n.RaftAddr())
+	for _, s := range cf.Configuration().Servers {
+		if s.ID != id {
+			continue
+		}
+		if s.Address != raftAddr {
+			return false, fmt.Sprintf("raft address %s, advertised %s", s.Address, raftAddr)
+		}
+		if m, ok := n.fsm.State().Member(n.cfg.NodeID); ok && m.APIAddr != n.cfg.AdvertiseHTTP {
+			return false, fmt.Sprintf("HTTP address %s, advertised %s", m.APIAddr, n.cfg.AdvertiseHTTP)
+		}
+		return true, ""
+	}
+	// Not in the configuration: removed while it was away. It stays out
+	// until an operator adds it again (with an empty data directory).
+	return true, ""
 }
 
 // Status is a node's view of the cluster.

@@ -189,19 +189,16 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("snapshot store: %w", err)
 	}
-	advertise, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseRaft)
+	advertise, err := advertisedAddr(cfg.AdvertiseRaft)
 	if err != nil {
 		n.closeStores()
 		return nil, fmt.Errorf("--advertise-raft %s: %w", cfg.AdvertiseRaft, err)
 	}
-	if advertise.Port == 0 {
-		advertise = nil // listening on a port the system picks: advertise that
-	}
 	var stream raft.StreamLayer
 	if n.tls.PeerEnabled() {
-		stream, err = newTLSStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), n.tls, dialer)
+		stream, err = newTLSStreamLayer(cfg.RaftAddr, advertise, n.tls, dialer)
 	} else {
-		stream, err = newTCPStreamLayer(cfg.RaftAddr, tcpAddrOrNil(advertise), dialer)
+		stream, err = newTCPStreamLayer(cfg.RaftAddr, advertise, dialer)
 	}
 	if err == nil {
 		n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -41,6 +44,38 @@ func (s *tcpStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration)
 	d := s.dialer
 	d.Timeout = timeout
 	return d.Dial("tcp", string(address))
+}
+
+// hostPort is an advertised address kept as the operator wrote it, host
+// name and all. Peers store it in the raft configuration and resolve it on
+// every dial, so a node that comes back with a new IP under the same DNS
+// name (a rescheduled Kubernetes pod) stays reachable.
+type hostPort string
+
+// Network returns "tcp".
+func (a hostPort) Network() string { return "tcp" }
+
+// String returns the address as written.
+func (a hostPort) String() string { return string(a) }
+
+// advertisedAddr checks an advertised host:port. It returns nil for port
+// 0, which means the address the listener gets.
+func advertisedAddr(s string) (net.Addr, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	if host == "" {
+		return nil, errors.New("no host: other nodes could not reach it")
+	}
+	if p == 0 {
+		return nil, nil
+	}
+	return hostPort(s), nil
 }
 
 // peerDialer returns the dialer for connections to other nodes: from

@@ -89,11 +89,3 @@ func (c *handshakeDeadlineConn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
-
-// tcpAddrOrNil keeps a nil *net.TCPAddr from becoming a non-nil net.Addr.
-func tcpAddrOrNil(a *net.TCPAddr) net.Addr {
-	if a == nil {
-		return nil
-	}
-	return a
-}

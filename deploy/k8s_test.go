@@ -472,6 +472,11 @@ func TestKubernetesManifests(t *testing.T) {
 		if want := pod + "." + spec.ServiceName + ":" + strconv.Itoa(httpPort); cfg.AdvertiseHTTP != want {
 			t.Errorf("pod %d: --advertise-http %s, want its name in the headless Service, %s", i, cfg.AdvertiseHTTP, want)
 		}
+		// A pod's IP changes when it is recreated; its name in the headless
+		// Service does not, and raft keeps the name as written.
+		if want := pod + "." + spec.ServiceName + ":" + strconv.Itoa(raftPort); cfg.AdvertiseRaft != want {
+			t.Errorf("pod %d: --advertise-raft %s, want its name in the headless Service, %s", i, cfg.AdvertiseRaft, want)
+		}
 		if cfg.DataDir != dataMount {
 			t.Errorf("pod %d: --data-dir %s, want the volume's mount path %s", i, cfg.DataDir, dataMount)
 		}
