@@ -152,3 +152,44 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReads measures the queries the read handlers make: one
+// preference, all of a user's preferences, and a user by name.
+func BenchmarkReads(b *testing.B) {
+	f, _ := benchFSM(b)
+	s := f.State()
+	b.Run("pref", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok := s.Pref(uint64(i%benchUsers+1), "lang"); !ok {
+				b.Fatal("Pref not found")
+			}
+			i++
+		}
+	})
+	b.Run("prefs", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if kvs := s.Prefs(uint64(i%benchUsers + 1)); len(kvs) != 3 {
+				b.Fatalf("Prefs = %v", kvs)
+			}
+			i++
+		}
+	})
+	b.Run("user-by-name", func(b *testing.B) {
+		names := make([]string, benchUsers)
+		for i := range names {
+			names[i] = fmt.Sprintf("user%04d", i)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok := s.UserByName(names[i%benchUsers]); !ok {
+				b.Fatal("UserByName not found")
+			}
+			i++
+		}
+	})
+}
