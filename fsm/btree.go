@@ -108,8 +108,9 @@ func (n *bnode[K, V]) walk(fn func(k K, v V) bool) bool {
 	return false
 }
 
-// btreeTxn is a write transaction over a btree. Its zero value is not
-// usable; start one with btree.txn. It costs nothing until its first write.
+// btreeTxn is a write transaction over a btree, started with btree.txn;
+// the zero value writes to an empty tree. It costs nothing until its first
+// write.
 // It is not safe for concurrent use, but the btree it started from, and
 // every btree it committed, may be read concurrently with it.
 type btreeTxn[K cmp.Ordered, V any] struct {

@@ -2,7 +2,10 @@ package fsm
 
 // Quota holds the per-user limits on free-form preferences. Lengths count
 // characters (Unicode code points), as the original products do; total bytes
-// count the UTF-8 bytes of every key and value the user holds.
+// count the UTF-8 bytes of every key and value the user holds. Whatever the
+// quota, a user's keys and values together stay under 4 GiB (the state
+// packs them in one block with 32-bit offsets): a patch past that is
+// refused with ErrTooManyBytes.
 type Quota struct {
 	MaxPreferences int64 `json:"max_preferences"`
 	MaxValueLength int64 `json:"max_value_length"`
