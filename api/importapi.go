@@ -166,125 +166,9 @@ func (s *server) adminImport(c *gin.Context) {
 // It reads only st and the plan.
 func checkImport(st *fsm.State, p *importer.Plan) *importJob {
 	j := &importJob{byName: map[string]*importUser{}}
-	bad := func(src importer.Source, user, key, reason string) {
-		j.invalid = append(j.invalid, importer.Problem{File: src.File, Row: src.Row, User: user, Key: key, Reason: reason})
-	}
-
-	for i := range p.Users {
-		pu := &p.Users[i]
-		fold := strings.ToLower(pu.Username)
-		if _, dup := j.byName[fold]; dup {
-			bad(pu.Src, pu.Username, "", "the user is listed twice (usernames are compared case-insensitively)")
-			continue
-		}
-		u := &importUser{name: pu.Username, src: pu.Src}
-		j.byName[fold] = u
-		j.users = append(j.users, u)
-		if why := importUserProblem(pu); why != "" {
-			u.refused = why
-			bad(pu.Src, pu.Username, "", why)
-			continue
-		}
-		if existing, ok := st.UserByName(pu.Username); ok {
-			u.existing, u.name = existing, existing.Username
-			continue
-		}
-		u.create = &fsm.CreateUser{
-			Username: pu.Username, Email: pu.Email, PasswordHash: pu.PasswordHash,
-			IsStaff: pu.IsStaff, IsSuperuser: pu.IsSuperuser,
-		}
-	}
-
-	// owner finds the user an item belongs to: one the plan lists, or one
-	// prefsd already has.
-	owner := func(name string) (*importUser, string) {
-		if name == "" {
-			return nil, "the item names no user"
-		}
-		fold := strings.ToLower(name)
-		if u, ok := j.byName[fold]; ok {
-			if u.refused != "" {
-				return nil, "user " + name + " is not imported: " + u.refused
-			}
-			return u, ""
-		}
-		existing, ok := st.UserByName(name)
-		if !ok {
-			return nil, "no user " + name + " in prefsd or in the user table export"
-		}
-		u := &importUser{name: existing.Username, existing: existing}
-		j.byName[fold] = u
-		j.users = append(j.users, u)
-		return u, ""
-	}
-
-	for _, pr := range p.Prefs {
-		u, why := owner(pr.User)
-		switch {
-		case why != "":
-			bad(pr.Src, pr.User, pr.Key, why)
-			continue
-		case pr.Key == "":
-			bad(pr.Src, pr.User, "", "the preference has no key")
-			continue
-		}
-		if u.prefAt == nil {
-			u.prefAt = map[string]int{}
-		}
-		v := importValue{kv: fsm.KV{Key: pr.Key, Value: pr.Value}, src: pr.Src}
-		if at, seen := u.prefAt[pr.Key]; seen {
-			u.prefs[at] = v // a later row wins, as a later write would
-			continue
-		}
-		u.prefAt[pr.Key] = len(u.prefs)
-		u.prefs = append(u.prefs, v)
-	}
-
-	for _, ps := range p.Settings {
-		key := ps.Key
-		if ps.Registry == fsm.RegistryInvenTree {
-			key = strings.ToUpper(key) // InvenTree keys are upper case
-		}
-		if !importScopeKnown(ps.Registry, ps.Scope) {
-			bad(ps.Src, ps.User, key, fmt.Sprintf("no settings of scope %q in registry %q", ps.Scope, ps.Registry))
-			continue
-		}
-		var u *importUser
-		if ps.Scope == fsm.ScopeGlobal {
-			if ps.User != "" {
-				bad(ps.Src, ps.User, key, "a global setting names a user")
-				continue
-			}
-		} else {
-			var why string
-			if u, why = owner(ps.User); why != "" {
-				bad(ps.Src, ps.User, key, why)
-				continue
-			}
-		}
-		d, ok := st.SettingDef(ps.Registry, ps.Scope, key)
-		if !ok {
-			bad(ps.Src, ps.User, key, fmt.Sprintf("the catalogue defines no %s %s setting %s: add its definition (prefsd catalog apply) or skip it",
-				ps.Registry, ps.Scope, key))
-			continue
-		}
-		if ps.Scope == fsm.ScopeNotification && ps.Method != "" && d.Method != "" && ps.Method != d.Method {
-			bad(ps.Src, ps.User, key, fmt.Sprintf("notification method %q, but the catalogue defines the setting for method %q", ps.Method, d.Method))
-			continue
-		}
-		canonical, why := importDecode(d, ps.Value)
-		if why != "" {
-			bad(ps.Src, ps.User, key, fmt.Sprintf("value %q: %s", ps.Value, why))
-			continue
-		}
-		v := importValue{kv: fsm.KV{Key: key, Value: canonical}, src: ps.Src}
-		if u == nil {
-			j.global = importAddSetting(j.global, ps.Registry, ps.Scope, v)
-		} else {
-			u.settings = importAddSetting(u.settings, ps.Registry, ps.Scope, v)
-		}
-	}
-
+	j.checkUsers(st, p.Users)
+	j.checkPrefs(st, p.Prefs)
+	j.checkSettings(st, p.Settings)
 	// Keep only what differs from the state, and fit the quota.
 	for _, u := range j.users {
 		var uid uint64
@@ -306,6 +190,137 @@ func checkImport(st *fsm.State, p *importer.Plan) *importJob {
 	}
 	j.global = j.unchangedSettings(st, 0, j.global)
 	return j
+}
+
+// bad records an invalid item.
+func (j *importJob) bad(src importer.Source, user, key, reason string) {
+	j.invalid = append(j.invalid, importer.Problem{File: src.File, Row: src.Row, User: user, Key: key, Reason: reason})
+}
+
+// checkUsers checks the plan's users and finds those prefsd has.
+func (j *importJob) checkUsers(st *fsm.State, users []importer.User) {
+	for i := range users {
+		pu := &users[i]
+		fold := strings.ToLower(pu.Username)
+		if _, dup := j.byName[fold]; dup {
+			j.bad(pu.Src, pu.Username, "", "the user is listed twice (usernames are compared case-insensitively)")
+			continue
+		}
+		u := &importUser{name: pu.Username, src: pu.Src}
+		j.byName[fold] = u
+		j.users = append(j.users, u)
+		if why := importUserProblem(pu); why != "" {
+			u.refused = why
+			j.bad(pu.Src, pu.Username, "", why)
+			continue
+		}
+		if existing, ok := st.UserByName(pu.Username); ok {
+			u.existing, u.name = existing, existing.Username
+			continue
+		}
+		u.create = &fsm.CreateUser{
+			Username: pu.Username, Email: pu.Email, PasswordHash: pu.PasswordHash,
+			IsStaff: pu.IsStaff, IsSuperuser: pu.IsSuperuser,
+		}
+	}
+}
+
+// owner finds the user an item belongs to: one the plan lists, or one
+// prefsd already has. It says why when there is none.
+func (j *importJob) owner(st *fsm.State, name string) (*importUser, string) {
+	if name == "" {
+		return nil, "the item names no user"
+	}
+	fold := strings.ToLower(name)
+	if u, ok := j.byName[fold]; ok {
+		if u.refused != "" {
+			return nil, "user " + name + " is not imported: " + u.refused
+		}
+		return u, ""
+	}
+	existing, ok := st.UserByName(name)
+	if !ok {
+		return nil, "no user " + name + " in prefsd or in the user table export"
+	}
+	u := &importUser{name: existing.Username, existing: existing}
+	j.byName[fold] = u
+	j.users = append(j.users, u)
+	return u, ""
+}
+
+// checkPrefs assigns free-form preferences to their users; a later row for
+// the same key wins, as a later write would.
+func (j *importJob) checkPrefs(st *fsm.State, prefs []importer.Pref) {
+	for _, pr := range prefs {
+		u, why := j.owner(st, pr.User)
+		switch {
+		case why != "":
+			j.bad(pr.Src, pr.User, pr.Key, why)
+			continue
+		case pr.Key == "":
+			j.bad(pr.Src, pr.User, "", "the preference has no key")
+			continue
+		}
+		if u.prefAt == nil {
+			u.prefAt = map[string]int{}
+		}
+		v := importValue{kv: fsm.KV{Key: pr.Key, Value: pr.Value}, src: pr.Src}
+		if at, seen := u.prefAt[pr.Key]; seen {
+			u.prefs[at] = v
+			continue
+		}
+		u.prefAt[pr.Key] = len(u.prefs)
+		u.prefs = append(u.prefs, v)
+	}
+}
+
+// checkSettings decodes and validates every setting value against the
+// catalogue in st.
+func (j *importJob) checkSettings(st *fsm.State, settings []importer.Setting) {
+	for _, ps := range settings {
+		key := ps.Key
+		if ps.Registry == fsm.RegistryInvenTree {
+			key = strings.ToUpper(key) // InvenTree keys are upper case
+		}
+		if !importScopeKnown(ps.Registry, ps.Scope) {
+			j.bad(ps.Src, ps.User, key, fmt.Sprintf("no settings of scope %q in registry %q", ps.Scope, ps.Registry))
+			continue
+		}
+		var u *importUser
+		if ps.Scope == fsm.ScopeGlobal {
+			if ps.User != "" {
+				j.bad(ps.Src, ps.User, key, "a global setting names a user")
+				continue
+			}
+		} else {
+			var why string
+			if u, why = j.owner(st, ps.User); why != "" {
+				j.bad(ps.Src, ps.User, key, why)
+				continue
+			}
+		}
+		d, ok := st.SettingDef(ps.Registry, ps.Scope, key)
+		if !ok {
+			j.bad(ps.Src, ps.User, key, fmt.Sprintf("the catalogue defines no %s %s setting %s: add its definition (prefsd catalog apply) or skip it",
+				ps.Registry, ps.Scope, key))
+			continue
+		}
+		if ps.Scope == fsm.ScopeNotification && ps.Method != "" && d.Method != "" && ps.Method != d.Method {
+			j.bad(ps.Src, ps.User, key, fmt.Sprintf("notification method %q, but the catalogue defines the setting for method %q", ps.Method, d.Method))
+			continue
+		}
+		canonical, why := importDecode(d, ps.Value)
+		if why != "" {
+			j.bad(ps.Src, ps.User, key, fmt.Sprintf("value %q: %s", ps.Value, why))
+			continue
+		}
+		v := importValue{kv: fsm.KV{Key: key, Value: canonical}, src: ps.Src}
+		if u == nil {
+			j.global = importAddSetting(j.global, ps.Registry, ps.Scope, v)
+		} else {
+			u.settings = importAddSetting(u.settings, ps.Registry, ps.Scope, v)
+		}
+	}
 }
 
 // importUserProblem checks a user record as the admin API checks a new
@@ -435,7 +450,7 @@ func (j *importJob) report(dryRun, applied bool) importReport {
 		DryRun: dryRun, Applied: applied,
 		UsersCreated: []string{}, UsersMatched: []string{}, QuotaRaised: []importQuotaRaise{},
 		PreferencesUnchanged: j.prefsUnchanged, SettingsUnchanged: j.settingsUnchanged,
-		Invalid: slices.Clone(j.invalid),
+		Invalid: append([]importer.Problem{}, j.invalid...),
 	}
 	if !applied {
 		r.PreferencesWritten, r.SettingsWritten = j.prefsToWrite, j.settingsToWrite
