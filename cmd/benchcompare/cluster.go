@@ -209,6 +209,37 @@ func (c *cluster) rssMB() float64 {
 	return most
 }
 
+// cpuSeconds returns the CPU time, user and system, the running members
+// have used so far.
+func (c *cluster) cpuSeconds() float64 {
+	var total float64
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// The command name, in parentheses, may hold spaces: count the
+		// fields after it. utime and stime are fields 14 and 15.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) < 13 {
+			continue
+		}
+		for _, f := range fields[11:13] {
+			ticks, _ := strconv.ParseFloat(f, 64)
+			total += ticks / clockTicks
+		}
+	}
+	return total
+}
+
+// clockTicks is the unit of /proc/PID/stat's times (USER_HZ), 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
 // waitFor polls check until it succeeds or timeout passes.
 func (c *cluster) waitFor(ctx context.Context, timeout time.Duration, check func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

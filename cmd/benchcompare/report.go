@@ -64,7 +64,7 @@ func (r *report) print(w io.Writer) {
 	cmp := len(r.Systems) == 2
 	head := fmt.Sprintf("%-24s %7s", "workload", "clients")
 	for _, s := range r.Systems {
-		head += fmt.Sprintf(" │ %10s %7s %7s", s.System+" ops/s", "p50 ms", "p99 ms")
+		head += fmt.Sprintf(" │ %10s %7s %7s %7s", s.System+" ops/s", "p50 ms", "p99 ms", "cpu µs")
 	}
 	if cmp {
 		head += fmt.Sprintf(" │ %7s %7s", "ops/s ×", "p99 ×")
@@ -76,11 +76,11 @@ func (r *report) print(w io.Writer) {
 		line := fmt.Sprintf("%-24s %7d", wr.Label, wr.Clients)
 		for _, s := range r.Systems {
 			if i >= len(s.Workloads) {
-				line += fmt.Sprintf(" │ %10s %7s %7s", "-", "-", "-")
+				line += fmt.Sprintf(" │ %10s %7s %7s %7s", "-", "-", "-", "-")
 				continue
 			}
 			x := s.Workloads[i]
-			line += fmt.Sprintf(" │ %10.0f %7.2f %7.2f", x.OpsPerSec, x.P50Ms, x.P99Ms)
+			line += fmt.Sprintf(" │ %10.0f %7.2f %7.2f %7.0f", x.OpsPerSec, x.P50Ms, x.P99Ms, x.CPUMicrosPerOp)
 			if x.Errors > 0 {
 				notes = append(notes, fmt.Sprintf("%s %s: %d of %d requests failed %v", s.System, x.Name, x.Errors, x.Count+x.Errors, x.ErrorsByStatus))
 			}
@@ -95,7 +95,7 @@ func (r *report) print(w io.Writer) {
 		line := fmt.Sprintf("%-32s", "failover ms (median, max)")
 		for _, s := range r.Systems {
 			med, most := medianMax(s.Failovers)
-			line += fmt.Sprintf(" │ %10.0f %15.0f", med, most)
+			line += fmt.Sprintf(" │ %10.0f %15.0f %7s", med, most, "")
 		}
 		if cmp {
 			a, _ := medianMax(r.Systems[0].Failovers)
@@ -106,12 +106,13 @@ func (r *report) print(w io.Writer) {
 	}
 	line := fmt.Sprintf("%-32s", "largest member RSS, MiB")
 	for _, s := range r.Systems {
-		line += fmt.Sprintf(" │ %10.0f %15s", s.RSSMB, "")
+		line += fmt.Sprintf(" │ %10.0f %23s", s.RSSMB, "")
 	}
 	fmt.Fprintln(w, line)
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+	fmt.Fprintln(w, "cpu µs: CPU time of all members per operation, over the run scaled to its measured part (setup included, so slightly high)")
 	if len(r.Systems[0].Failovers) > 0 {
 		fmt.Fprintln(w, "failover: SIGKILL of the leader to the first successful write through a survivor, runs:")
 		for _, s := range r.Systems {

@@ -78,6 +78,10 @@ type workloadResult struct {
 	P90Ms          float64          `json:"p90_ms"`
 	P99Ms          float64          `json:"p99_ms"`
 	P999Ms         float64          `json:"p99_9_ms"`
+	// CPUMicrosPerOp is the CPU time every member used during the run,
+	// warm-up included, per operation measured: what an operation costs
+	// the servers, whatever the load generator used.
+	CPUMicrosPerOp float64 `json:"cpu_us_per_op"`
 }
 
 // runWorkload runs prefsbench against a cluster and reads its results.
@@ -106,7 +110,10 @@ func runWorkload(ctx context.Context, o *options, c *cluster, w workload) (workl
 	cmd.Env = append(os.Environ(), "PREFSD_TOKEN="+c.token)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	cpu := c.cpuSeconds()
+	err = cmd.Run()
+	cpu = c.cpuSeconds() - cpu
+	if err != nil {
 		return res, fmt.Errorf("prefsbench: %w; see %s", err, out.Name())
 	}
 	b, err := os.ReadFile(base + ".json")
@@ -119,5 +126,11 @@ func runWorkload(ctx context.Context, o *options, c *cluster, w workload) (workl
 	}
 	res.OpsPerSec, res.Count, res.Errors, res.ErrorsByStatus = br.OpsPerSec, br.Total.Count, br.Total.Errors, br.ErrorsByStatus
 	res.P50Ms, res.P90Ms, res.P99Ms, res.P999Ms = br.Total.P50Ms, br.Total.P90Ms, br.Total.P99Ms, br.Total.P999Ms
+	if res.Count > 0 {
+		// The warm-up's operations are not counted, so scale the CPU to
+		// the measured part of the run.
+		measured := o.duration.Seconds() / (o.duration + o.warmup).Seconds()
+		res.CPUMicrosPerOp = cpu * measured / float64(res.Count) * 1e6
+	}
 	return res, nil
 }
