@@ -113,6 +113,13 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w, "note:", n)
 	}
 	fmt.Fprintln(w, "cpu µs: CPU time of all members per operation, over the run scaled to its measured part (setup included, so slightly high)")
+	for _, s := range r.Systems {
+		var parts []string
+		for _, x := range s.Workloads {
+			parts = append(parts, fmt.Sprintf("%s %.0f", x.Name, x.ClientCPUMicrosPerOp))
+		}
+		fmt.Fprintf(w, "  load generator's own cpu µs per operation against %s: %s\n", s.System, strings.Join(parts, ", "))
+	}
 	if len(r.Systems[0].Failovers) > 0 {
 		fmt.Fprintln(w, "failover: SIGKILL of the leader to the first successful write through a survivor, runs:")
 		for _, s := range r.Systems {

@@ -82,6 +82,10 @@ type workloadResult struct {
 	// warm-up included, per operation measured: what an operation costs
 	// the servers, whatever the load generator used.
 	CPUMicrosPerOp float64 `json:"cpu_us_per_op"`
+	// ClientCPUMicrosPerOp is the same for the load generator: on a small
+	// machine it shares the cores with the servers, and where the servers
+	// are cheap it, not they, sets the pace.
+	ClientCPUMicrosPerOp float64 `json:"client_cpu_us_per_op"`
 }
 
 // runWorkload runs prefsbench against a cluster and reads its results.
@@ -131,6 +135,8 @@ func runWorkload(ctx context.Context, o *options, c *cluster, w workload) (workl
 		// the measured part of the run.
 		measured := o.duration.Seconds() / (o.duration + o.warmup).Seconds()
 		res.CPUMicrosPerOp = cpu * measured / float64(res.Count) * 1e6
+		client := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+		res.ClientCPUMicrosPerOp = client * measured / float64(res.Count) * 1e6
 	}
 	return res, nil
 }
