@@ -135,5 +135,6 @@ func New(opts Options) http.Handler {
 	s.routeAdmin(r)
 	s.routeCluster(r)
 	s.routeSession(r)
+	s.routeSchema(r)
 	return r
 }
