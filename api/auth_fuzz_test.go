@@ -22,7 +22,7 @@ const (
 func newAuthFuzzServer(f *testing.F) http.Handler {
 	fx := newFixture(f)
 	createPasswordUser(f, fx, fuzzAuthUser, fuzzAuthPass, false)
-	return api.New(api.Options{Cluster: fx.node.Node, MaxBodyBytes: 1 << 20})
+	return recordAnswers(api.New(api.Options{Cluster: fx.node.Node, MaxBodyBytes: 1 << 20}))
 }
 
 func FuzzBasicHeader(f *testing.F) {

@@ -71,7 +71,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	tok := fx.createUser(f, "fuzz_owner", false)
 	fx.createUser(f, "fuzz_other", false)
 	return &fuzzServer{
-		h:     api.New(api.Options{Cluster: fx.node.Node, MaxBodyBytes: 1 << 20}),
+		h:     recordAnswers(api.New(api.Options{Cluster: fx.node.Node, MaxBodyBytes: 1 << 20})),
 		auth:  map[string]string{"Bearer": "Bearer " + tok, "JWT": "JWT " + tok},
 		owner: "fuzz_owner",
 		token: tok,

@@ -96,7 +96,7 @@ func (f *fixture) do(t testing.TB, method, path, auth, ctype string, body []byte
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := f.client.Do(req)
+	resp, err := f.client.Do(withTestName(req, t))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

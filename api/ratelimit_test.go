@@ -29,7 +29,7 @@ func TestRateLimits(t *testing.T) {
 	}
 
 	t.Run("per user", func(t *testing.T) {
-		h := api.New(api.Options{Cluster: f.node.Node, MaxBodyBytes: 1 << 20, RateLimitUser: 1, Clock: clock})
+		h := recordAnswers(api.New(api.Options{Cluster: f.node.Node, MaxBodyBytes: 1 << 20, RateLimitUser: 1, Clock: clock}))
 		paths := []string{"/api/user/v1/preferences/rl_alice", "/api/users/preferences/k/", "/api/settings/user/", "/api/preferences/user/"}
 		// A burst of two, then 429, whatever the dialect and address.
 		for i, want := range []int{200, 404, 429, 429} {
@@ -56,7 +56,7 @@ func TestRateLimits(t *testing.T) {
 	})
 
 	t.Run("per address", func(t *testing.T) {
-		h := api.New(api.Options{Cluster: f.node.Node, MaxBodyBytes: 1 << 20, RateLimitAddress: 1, Clock: clock})
+		h := recordAnswers(api.New(api.Options{Cluster: f.node.Node, MaxBodyBytes: 1 << 20, RateLimitAddress: 1, Clock: clock}))
 		for i, want := range []int{401, 401, 429} { // bad credentials count too
 			if w := serve(h, "10.0.0.2:1", "Token nope", "/api/users/preferences/k/"); w.Code != want {
 				t.Fatalf("request %d: %d, want %d", i, w.Code, want)

@@ -85,7 +85,7 @@ func sendReq(t testing.TB, base string, r req) response {
 	if r.from != "" {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(r.from)}}
 		tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
-		client = &http.Client{Transport: tr}
+		client = &http.Client{Transport: &recordingTransport{next: tr, log: answers}}
 	}
 	resp, err := client.Do(hr)
 	if err != nil {
