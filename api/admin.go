@@ -43,6 +43,7 @@ func (s *server) routeAdmin(r *gin.Engine) {
 	g.PUT("/quotas/default", s.adminSetDefaultQuota)
 	g.GET("/catalog", s.adminGetCatalog)
 	g.PUT("/catalog", s.adminPutCatalog)
+	g.POST("/import", s.adminImport)
 }
 
 // adminAuth lets superusers through.
