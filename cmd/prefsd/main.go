@@ -45,6 +45,7 @@ func commands() []command {
 		{name: "token", summary: "create, list or revoke API tokens", verbs: tokenVerbs},
 		{name: "quota", summary: "show, set or reset quotas", verbs: quotaVerbs},
 		{name: "catalog", summary: "show or apply the settings catalogue", verbs: catalogVerbs},
+		{name: "import", summary: "import users, preferences and settings from the original products' exports", run: runImport},
 		{name: "healthcheck", summary: "exit 0 if a node is ready (for container health checks)", run: runHealthcheck},
 		{name: "completion", summary: "print a bash, zsh or fish completion script", verbs: completionVerbs},
 	}
