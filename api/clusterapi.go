@@ -22,6 +22,9 @@ func (s *server) routeCluster(r *gin.Engine) {
 	g.GET("/digest", s.clusterDigest)
 	g.POST("/join", s.clusterJoin)
 	g.DELETE("/nodes/:id", s.clusterRemove)
+	g.POST("/transfer-leadership", s.clusterTransferLeadership)
+	g.GET("/snapshot", s.clusterSnapshot)
+	g.POST("/snapshot/restore", s.clusterRestore)
 
 	in := r.Group("/internal/v1", s.clusterAuth(false))
 	in.POST("/apply", s.internalApply)

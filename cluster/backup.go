@@ -259,8 +259,9 @@ type RestoreResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// RelayedError is a refusal the leader answered to a restore that this
-// node passed on; the caller answers its client the same way.
+// RelayedError is a refusal the leader answered to a restore or a
+// leadership transfer that this node passed on; the caller answers its
+// client the same way.
 type RelayedError struct {
 	Status int
 	Body   ErrorBody
@@ -294,43 +295,55 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader, size int64, forwa
 // forwardRestore streams a restore to the leader at addr and relays its
 // answer.
 func (n *Node) forwardRestore(ctx context.Context, addr string, r io.Reader, size int64) (RestoreResult, error) {
-	body := &countingReader{r: r}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.tls.apiScheme()+addr+PathRestore, io.NopCloser(body))
+	var out RestoreResult
+	err := n.relay(ctx, http.MethodPost, addr, PathRestore, BackupMediaType, r, size, true, &out)
+	return out, err
+}
+
+// relay calls the leader at addr with the cluster key and decodes a 2xx
+// answer into out. A refusal comes back as a *RelayedError carrying the
+// leader's status and body as they were, so the caller can answer its own
+// client the same way. A leader that cannot be dialled is ErrNotLeader:
+// nothing was sent. forwarded marks the call as passed on already.
+func (n *Node) relay(ctx context.Context, method, addr, path, contentType string, body io.Reader, size int64, forwarded bool, out any) error {
+	sent := &countingReader{r: body}
+	req, err := http.NewRequestWithContext(ctx, method, n.tls.apiScheme()+addr+path, io.NopCloser(sent))
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	req.ContentLength = size
 	if size < 0 {
 		req.ContentLength = -1
 	}
 	req.Header.Set(KeyHeader, n.cfg.ClusterKey)
-	req.Header.Set(ForwardedHeader, "1")
-	req.Header.Set("Content-Type", BackupMediaType)
+	req.Header.Set("Content-Type", contentType)
+	if forwarded {
+		req.Header.Set(ForwardedHeader, "1")
+	}
 	res, err := n.client.Do(req)
 	if err != nil {
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" && body.n == 0 {
-			return RestoreResult{}, fmt.Errorf("%w: leader %s unreachable: %v", ErrNotLeader, addr, err)
+		if errors.As(err, &op) && op.Op == "dial" && sent.n == 0 {
+			return fmt.Errorf("%w: leader %s unreachable: %v", ErrNotLeader, addr, err)
 		}
-		return RestoreResult{}, fmt.Errorf("%w: restore through leader %s: %v", ErrUnknownOutcome, addr, err)
+		return fmt.Errorf("%w: %s %s through leader %s: %v", ErrUnknownOutcome, method, path, addr, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("%w: read the leader's answer: %v", ErrUnknownOutcome, err)
+		return fmt.Errorf("%w: read the leader's answer: %v", ErrUnknownOutcome, err)
 	}
 	if res.StatusCode/100 != 2 {
 		var eb ErrorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Code == "" {
 			eb = ErrorBody{Code: "internal", Message: string(bytes.TrimSpace(data))}
 		}
-		return RestoreResult{}, &RelayedError{Status: res.StatusCode, Body: eb}
+		return &RelayedError{Status: res.StatusCode, Body: eb}
 	}
-	var out RestoreResult
-	if err := json.Unmarshal(data, &out); err != nil {
-		return RestoreResult{}, fmt.Errorf("%w: decode the leader's answer: %v", ErrUnknownOutcome, err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%w: decode the leader's answer: %v", ErrUnknownOutcome, err)
 	}
-	return out, nil
+	return nil
 }
 
 // restoreLocal restores a backup on the leader.
@@ -546,7 +559,7 @@ func (n *Node) TransferLeadership(ctx context.Context, to string) (TransferResul
 		return TransferResult{}, err
 	}
 	var out TransferResult
-	err = n.call(ctx, http.MethodPost, addr, PathTransferLeadership, "application/json", body, &out)
+	err = n.relay(ctx, http.MethodPost, addr, PathTransferLeadership, "application/json", bytes.NewReader(body), int64(len(body)), false, &out)
 	n.metrics.observeForward("transfer", err)
 	return out, err
 }

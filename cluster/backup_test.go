@@ -6,12 +6,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prefsd/prefsd/client"
 	"github.com/prefsd/prefsd/cluster"
+	"github.com/prefsd/prefsd/config"
 	"github.com/prefsd/prefsd/fsm"
 	"github.com/prefsd/prefsd/internal/testnode"
 )
@@ -96,6 +101,25 @@ func makeBackup(t testing.TB, payload []byte) []byte {
 	return append(append(line, '\n'), payload...)
 }
 
+// restoreOnLeader restores a backup through whichever node leads, again
+// while leadership moves under it (a restore may be repeated: it sets the
+// whole state). It returns the result and the node that restored.
+func restoreOnLeader(t testing.TB, nodes []*testnode.Node, backup []byte) (cluster.RestoreResult, *testnode.Node) {
+	t.Helper()
+	deadline := time.Now().Add(opTimeout)
+	for {
+		leader := testnode.WaitLeader(t, nodes)
+		res, err := leader.RestoreBackup(opCtx(t), bytes.NewReader(backup), int64(len(backup)), false)
+		if err == nil {
+			return res, leader
+		}
+		if !retryable(err) || time.Now().After(deadline) {
+			t.Fatalf("restore through %s: %v", leader.ID(), err)
+		}
+		t.Logf("restore through %s: %v; trying again", leader.ID(), err)
+	}
+}
+
 // statusWithToken GETs url with a token and returns the status.
 func statusWithToken(t testing.TB, url, token string) int {
 	t.Helper()
@@ -171,10 +195,8 @@ func TestBackupAndRestore(t *testing.T) {
 	createUser(t, followers[1], "bob")
 	lastBefore := leader.Raft().LastIndex()
 
-	res, err := leader.RestoreBackup(opCtx(t), bytes.NewReader(saved), int64(len(saved)), false)
-	if err != nil {
-		t.Fatalf("restore: %v", err)
-	}
+	res, leader := restoreOnLeader(t, nodes, saved)
+	followers = testnode.Followers(nodes)
 	if res.NodeID != leader.ID() || res.Backup != hdr || res.Index <= lastBefore || len(res.Warnings) != 0 {
 		t.Fatalf("restore result %+v (last index before %d)", res, lastBefore)
 	}
@@ -305,9 +327,9 @@ func TestRestoreForeignBackup(t *testing.T) {
 	foreign := makeBackup(t, payload)
 
 	nodes := testnode.StartCluster(t, 3, nil)
-	leader := testnode.WaitLeader(t, nodes)
-	if res, err := leader.RestoreBackup(opCtx(t), bytes.NewReader(foreign), int64(len(foreign)), false); err != nil || len(res.Warnings) != 0 {
-		t.Fatalf("restore: %+v, %v", res, err)
+	res, leader := restoreOnLeader(t, nodes, foreign)
+	if len(res.Warnings) != 0 {
+		t.Fatalf("restore: %+v", res)
 	}
 	waitConverged(t, leader, nodes)
 	checkDirectory(t, nodes)
@@ -326,5 +348,183 @@ func TestRestoreForeignBackup(t *testing.T) {
 		if code := statusWithToken(t, n.URL+"/api/admin/users", testnode.AdminToken); code != http.StatusOK {
 			t.Errorf("the admin token gets %d from %s after the restore", code, n.ID())
 		}
+	}
+}
+
+// adminClient returns a client that calls nodes with the superuser's token.
+func adminClient(t testing.TB, nodes ...*testnode.Node) *client.Client {
+	t.Helper()
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.URL)
+	}
+	c, err := client.New(addrs, client.Options{Token: testnode.AdminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// bigRestores lets a node take uploads larger than the default body
+// limit, and gives raft the production timing: installing megabytes of
+// state on three nodes in one process under the race detector can starve
+// heartbeats past the tests' usual 150ms.
+func bigRestores(c *config.Config) {
+	c.MaxBodyBytes = 64 << 20
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+}
+
+// restoreRetry uploads a backup through c, again while the answer is that
+// no leader took it or its outcome is unknown: a restore may be repeated,
+// since it sets the whole state.
+func restoreRetry(t testing.TB, c *client.Client, backup []byte) client.RestoreResult {
+	t.Helper()
+	open := func() (io.Reader, error) { return bytes.NewReader(backup), nil }
+	deadline := time.Now().Add(opTimeout)
+	for {
+		res, err := c.Restore(opCtx(t), open, int64(len(backup)))
+		var ce *client.Error
+		if err == nil || !errors.As(err, &ce) || (ce.Status != http.StatusServiceUnavailable && ce.Status != http.StatusGatewayTimeout) || time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("restore: %v", err)
+			}
+			return res
+		}
+		t.Logf("restore: %v; trying again", err)
+	}
+}
+
+// TestRestoreThroughFollower downloads a backup of several megabytes from
+// one follower over HTTP and restores it by uploading it to the other,
+// which streams it on to the leader; a truncated upload is refused with
+// the leader's message and changes nothing.
+func TestRestoreThroughFollower(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3, bigRestores)
+	leader := testnode.WaitLeader(t, nodes)
+	followers := testnode.Followers(nodes)
+	for u := range 3 {
+		uid := createUser(t, leader, fmt.Sprintf("user%d", u))
+		for k := range 12 {
+			setPref(t, followers[k%2], uid, fmt.Sprintf("blob%02d", k), strings.Repeat(string(rune('a'+k)), 100_000))
+		}
+	}
+
+	dl, err := adminClient(t, followers[0]).Snapshot(opCtx(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := io.ReadAll(dl.Body)
+	dl.Body.Close()
+	if err != nil || int64(len(saved)) != dl.Size || dl.Size < 3<<20 {
+		t.Fatalf("download: %d bytes of %d announced, %v", len(saved), dl.Size, err)
+	}
+	hdr, err := cluster.VerifyBackup(bytes.NewReader(saved))
+	if err != nil || hdr.NodeID != followers[0].ID() || dl.Index != hdr.Index {
+		t.Fatalf("downloaded backup %+v (index header %d): %v", hdr, dl.Index, err)
+	}
+	_, payload := splitBackup(t, saved)
+
+	gone := createUser(t, followers[1], "gone")
+	setPref(t, leader, gone, "k", "v")
+
+	via := adminClient(t, followers[1])
+	open := func(b []byte) func() (io.Reader, error) {
+		return func() (io.Reader, error) { return bytes.NewReader(b), nil }
+	}
+	before := leader.FSM().State()
+	truncated := saved[:len(saved)-4096]
+	_, err = via.Restore(opCtx(t), open(truncated), int64(len(truncated)))
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || ce.Code != "bad_backup" || !strings.Contains(ce.Message, "truncated") {
+		t.Fatalf("truncated upload: %v, want the leader's 400 bad_backup", err)
+	}
+	if leader.FSM().State() != before {
+		t.Fatal("a refused restore changed the leader's state")
+	}
+
+	res := restoreRetry(t, via, saved)
+	// Consistent reads see the restored state at once on every node, even
+	// on one still installing it.
+	for _, n := range nodes {
+		if _, ok := readLinearizable(t, n).UserByName("gone"); ok {
+			t.Errorf("%s serves a user created after the backup once the restore answered", role(n))
+		}
+	}
+	leader = testnode.WaitLeader(t, nodes)
+	if res.NodeID == "" || res.Backup.SHA256 != hdr.SHA256 || res.Index <= hdr.Index {
+		t.Fatalf("restore result %+v", res)
+	}
+	waitConverged(t, leader, nodes)
+	if got := stateWithoutIndex(t, stateBytes(t, leader.FSM().State())); !bytes.Equal(got, stateWithoutIndex(t, payload)) {
+		t.Fatal("the restored state differs from the saved one")
+	}
+	digests := map[string]bool{}
+	for _, n := range nodes {
+		d, err := adminClient(t, n).Digest(opCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests[fmt.Sprintf("%d/%s", d.FSMIndex, d.SHA256)] = true
+	}
+	if len(digests) != 1 {
+		t.Fatalf("nodes disagree after the restore: %v", digests)
+	}
+	if _, ok := followers[0].FSM().State().UserByName("gone"); ok {
+		t.Fatal("a user created after the backup survived the restore")
+	}
+	checkDirectory(t, nodes)
+}
+
+// TestTransferLeadership hands leadership to a named node and to any
+// node, through the leader and through followers.
+func TestTransferLeadership(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3, nil)
+	leader := testnode.WaitLeader(t, nodes)
+	followers := testnode.Followers(nodes)
+	target := followers[1]
+
+	res, err := adminClient(t, followers[0]).TransferLeadership(opCtx(t), target.ID())
+	if err != nil || res.Previous != leader.ID() || res.Leader != target.ID() {
+		t.Fatalf("transfer to %s through %s: %+v, %v", target.ID(), followers[0].ID(), res, err)
+	}
+	if now := testnode.WaitLeader(t, nodes); now != target {
+		t.Fatalf("%s leads, want %s", now.ID(), target.ID())
+	}
+
+	res, err = adminClient(t, target).TransferLeadership(opCtx(t), "")
+	if err != nil || res.Previous != target.ID() || res.Leader == target.ID() {
+		t.Fatalf("transfer away from %s: %+v, %v", target.ID(), res, err)
+	}
+	now := testnode.WaitLeader(t, nodes)
+
+	refusals := []struct {
+		to     string
+		status int
+		want   string
+	}{
+		{"n9", http.StatusNotFound, `no such node: "n9"`},
+	}
+	for _, r := range refusals {
+		_, err := adminClient(t, now).TransferLeadership(opCtx(t), r.to)
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != r.status || !strings.Contains(ce.Message, r.want) {
+			t.Fatalf("transfer to %q: %v, want %d %q", r.to, err, r.status, r.want)
+		}
+	}
+	if res, err := now.TransferLeadership(opCtx(t), now.ID()); err != nil || res.Leader != now.ID() {
+		t.Fatalf("transfer to the leader itself: %+v, %v", res, err)
+	}
+
+	single := testnode.StartCluster(t, 1, nil)[0]
+	testnode.Eventually(t, convergeFor, func() error {
+		if _, ok := single.FSM().State().UserByName(cluster.AdminUsername); !ok {
+			return errors.New("no superuser yet")
+		}
+		return nil
+	})
+	_, err = adminClient(t, single).TransferLeadership(opCtx(t), "")
+	if !errors.Is(err, client.ErrBadRequest) || !strings.Contains(err.Error(), "no other voter") {
+		t.Fatalf("transfer in a cluster of one: %v", err)
 	}
 }
