@@ -122,7 +122,7 @@ func operatorFail(c *gin.Context, err error) {
 	case errors.Is(err, cluster.ErrBadBackup):
 		respond(c, http.StatusBadRequest, cluster.ErrorBody{Code: "bad_backup", Message: err.Error()})
 	case errors.As(err, &tooLarge):
-		respond(c, http.StatusRequestEntityTooLarge, cluster.ErrorBody{Code: "too_large", Message: fmt.Sprintf("the upload is over this node's body limit of %d bytes", tooLarge.Limit)})
+		respond(c, http.StatusRequestEntityTooLarge, cluster.ErrorBody{Code: "too_large", Message: fmt.Sprintf("the upload is over this node's body limit of %d bytes (--max-body-bytes)", tooLarge.Limit)})
 	default:
 		clusterFail(c, err)
 	}
