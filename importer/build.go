@@ -50,7 +50,7 @@ func (r *Reader) Plan() Result {
 			}
 		}
 		if why != "" {
-			res.Problems = append(res.Problems, problemAt(rw.src, rw.cols["username"], "", why))
+			res.Problems = append(res.Problems, problemAt(rw.src, rw.col("username"), "", why))
 			if rw.pk != "" {
 				dropped[rw.pk] = true
 			}
@@ -62,7 +62,7 @@ func (r *Reader) Plan() Result {
 		byName[strings.ToLower(u.Username)] = rw.pk
 		if u.PasswordHash != "" {
 			res.PasswordsCarried++
-		} else if pw := rw.cols["password"]; pw != "" && !strings.HasPrefix(pw, "!") {
+		} else if pw := rw.col("password"); pw != "" && !strings.HasPrefix(pw, "!") {
 			res.PasswordsDropped++
 		}
 		res.Plan.Users = append(res.Plan.Users, u)
@@ -102,16 +102,16 @@ func (r *Reader) Plan() Result {
 		}
 		switch rw.t.kind {
 		case kindEdx:
-			res.Plan.Prefs = append(res.Plan.Prefs, Pref{User: user, Key: key, Value: rw.cols["value"], Src: rw.src})
+			res.Plan.Prefs = append(res.Plan.Prefs, Pref{User: user, Key: key, Value: rw.col("value"), Src: rw.src})
 		default:
 			reg, scope := settingOf(rw.t.kind)
-			value := rw.cols["value"]
+			value := rw.col("value")
 			if rw.t.kind == kindDynGlobal || rw.t.kind == kindDynUser {
-				value = rw.cols["raw_value"]
+				value = rw.col("raw_value")
 			}
 			res.Plan.Settings = append(res.Plan.Settings, Setting{
 				Registry: reg, Scope: scope, User: user, Key: key,
-				Method: rw.cols["method"], Value: value, Src: rw.src,
+				Method: rw.col("method"), Value: value, Src: rw.src,
 			})
 		}
 	}
@@ -124,23 +124,23 @@ func (r *Reader) Plan() Result {
 func keyOf(rw row) string {
 	switch rw.t.kind {
 	case kindDynGlobal, kindDynUser:
-		name := rw.cols["name"]
+		name := rw.col("name")
 		if name == "" {
 			return ""
 		}
-		if sec := rw.cols["section"]; sec != "" {
+		if sec := rw.col("section"); sec != "" {
 			return sec + dynSeparator + name
 		}
 		return name
 	case kindITGlobal, kindITUser, kindITNotification:
-		return strings.ToUpper(rw.cols["key"])
+		return strings.ToUpper(rw.col("key"))
 	}
-	return rw.cols["key"]
+	return rw.col("key")
 }
 
 // userOf reads a user table row, or says why it cannot.
 func userOf(rw row) (User, string) {
-	u := User{Username: rw.cols["username"], Email: rw.cols["email"], Src: rw.src}
+	u := User{Username: rw.col("username"), Email: rw.col("email"), Src: rw.src}
 	if u.Username == "" {
 		return User{}, "the user has no username"
 	}
@@ -149,18 +149,18 @@ func userOf(rw row) (User, string) {
 		col string
 		to  *bool
 	}{{"is_staff", &u.IsStaff}, {"is_superuser", &u.IsSuperuser}} {
-		if *f.to, ok = parseBool(rw.cols[f.col]); !ok {
-			return User{}, fmt.Sprintf("%s is %q, not a boolean", f.col, rw.cols[f.col])
+		if *f.to, ok = parseBool(rw.col(f.col)); !ok {
+			return User{}, fmt.Sprintf("%s is %q, not a boolean", f.col, rw.col(f.col))
 		}
 	}
 	active := true
-	if v, present := rw.cols["is_active"]; present && v != "" {
+	if v := rw.col("is_active"); v != "" {
 		if active, ok = parseBool(v); !ok {
 			return User{}, fmt.Sprintf("is_active is %q, not a boolean", v)
 		}
 	}
 	if active {
-		u.PasswordHash, _ = PasswordHash(rw.cols["password"])
+		u.PasswordHash, _ = PasswordHash(rw.col("password"))
 	}
 	return u, ""
 }

@@ -33,17 +33,21 @@ func (r *Reader) readCSV(name string, in io.Reader) ([]row, error) {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
 		index[h] = i
 	}
-	colIndex := map[string]int{}
+	// at[i] is the record field of t.cols[i], or -1 for a missing
+	// optional column.
+	at := make([]int, len(t.cols))
 	var missing []string
-	for _, col := range t.cols {
+	for c, col := range t.cols {
 		i, ok := index[col]
 		if !ok && col == t.owner {
 			i, ok = index[strings.TrimSuffix(col, "_id")]
 		}
 		switch {
 		case ok:
-			colIndex[col] = i
-		case !optionalCols[col]:
+			at[c] = i
+		case optionalCols[col]:
+			at[c] = -1
+		default:
 			missing = append(missing, col)
 		}
 	}
@@ -62,17 +66,19 @@ func (r *Reader) readCSV(name string, in io.Reader) ([]row, error) {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 		line, _ := cr.FieldPos(0)
-		rw := row{t: t, src: Source{File: name, Row: line}, cols: make(map[string]string, len(colIndex))}
-		for col, i := range colIndex {
-			rw.cols[col] = rec[i]
+		rw := row{t: t, src: Source{File: name, Row: line}, cols: make([]string, len(t.cols))}
+		for c, i := range at {
+			if i >= 0 {
+				rw.cols[c] = rec[i]
+			}
 		}
-		rw.pk = rw.cols["id"]
+		rw.pk = rw.col("id")
 		if t.owner != "" {
-			if rw.cols[t.owner] == "" {
+			if rw.col(t.owner) == "" {
 				r.problems = append(r.problems, problemAt(rw.src, "", "", "the row refers to no user ("+t.owner+" is empty)"))
 				continue
 			}
-			rw.owner = userRef{id: rw.cols[t.owner]}
+			rw.owner = userRef{id: rw.col(t.owner)}
 		}
 		rows = append(rows, rw)
 	}

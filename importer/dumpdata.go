@@ -90,8 +90,8 @@ func firstByte(br *bufio.Reader) (byte, error) {
 }
 
 // dumpRow turns a dumpdata object into a row, or records a problem.
-func (r *Reader) dumpRow(t table, src Source, obj *dumpObject) (row, bool) {
-	rw := row{t: t, src: src, cols: map[string]string{}}
+func (r *Reader) dumpRow(t *table, src Source, obj *dumpObject) (row, bool) {
+	rw := row{t: t, src: src, cols: make([]string, len(t.cols))}
 	if len(obj.PK) > 0 && string(obj.PK) != "null" {
 		pk, ok := jsonText(obj.PK)
 		if !ok {
@@ -100,13 +100,13 @@ func (r *Reader) dumpRow(t table, src Source, obj *dumpObject) (row, bool) {
 		}
 		rw.pk = pk
 	}
-	for _, col := range t.cols {
+	for c, col := range t.cols {
 		field := col
 		if col == t.owner {
 			field = strings.TrimSuffix(col, "_id")
 		}
 		if col == "id" {
-			rw.cols[col] = rw.pk
+			rw.cols[c] = rw.pk
 			continue
 		}
 		raw, present := obj.Fields[field]
@@ -132,7 +132,7 @@ func (r *Reader) dumpRow(t table, src Source, obj *dumpObject) (row, bool) {
 			r.problems = append(r.problems, problemAt(src, "", "", fmt.Sprintf("field %q is not a string, number or boolean", field)))
 			return row{}, false
 		}
-		rw.cols[col] = v
+		rw.cols[c] = v
 	}
 	return rw, true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -62,7 +63,9 @@ type Options struct {
 // refer to it.
 type Reader struct {
 	userModel string
-	rows      []row
+	// tables are the tables the reader knows, the user table first.
+	tables []table
+	rows   []row
 	// ignored counts dumpdata objects of models the reader does not know.
 	ignored map[string]int
 	// problems are rows that could not be read.
@@ -75,20 +78,30 @@ func NewReader(o Options) *Reader {
 	if m == "" {
 		m = defaultUserModel
 	}
-	return &Reader{userModel: strings.ToLower(m), ignored: map[string]int{}}
+	m = strings.ToLower(m)
+	return &Reader{userModel: m, tables: append([]table{userTable(m)}, productTables...), ignored: map[string]int{}}
 }
 
 // row is one row of a known table, its columns as text.
 type row struct {
-	t   table
+	t   *table
 	src Source
 	// pk is the primary key, for the user table; "" when a dumpdata
 	// export left it out (--natural-primary).
 	pk string
-	// cols holds the columns by SQL name; NULL reads as "".
-	cols map[string]string
+	// cols holds the columns of t.cols, in that order; NULL and a
+	// missing optional column read as "".
+	cols []string
 	// owner is the row's reference to the user table.
 	owner userRef
+}
+
+// col returns the column name of the row.
+func (rw *row) col(name string) string {
+	if i := slices.Index(rw.t.cols, name); i >= 0 {
+		return rw.cols[i]
+	}
+	return ""
 }
 
 // userRef refers to a user by primary key or, in a dumpdata export with

@@ -99,34 +99,29 @@ func userTable(model string) table {
 // active, has no e-mail address and no password prefsd can carry.
 var optionalCols = map[string]bool{"email": true, "password": true, "is_active": true}
 
-// tables lists every table the reader knows, the user table first.
-func (r *Reader) tables() []table {
-	return append([]table{userTable(r.userModel)}, productTables...)
-}
-
 // tableByModel finds a table by its dumpdata label.
-func (r *Reader) tableByModel(model string) (table, bool) {
-	for _, t := range r.tables() {
-		if strings.EqualFold(t.model, model) {
-			return t, true
+func (r *Reader) tableByModel(model string) (*table, bool) {
+	for i := range r.tables {
+		if strings.EqualFold(r.tables[i].model, model) {
+			return &r.tables[i], true
 		}
 	}
-	return table{}, false
+	return nil, false
 }
 
 // tableByFile finds the table a CSV file holds from the file's name:
 // name.csv, or any name whose base without extensions is the table's.
-func (r *Reader) tableByFile(path string) (table, bool) {
+func (r *Reader) tableByFile(path string) (*table, bool) {
 	base := filepath.Base(path)
 	if i := strings.IndexByte(base, '.'); i > 0 {
 		base = base[:i]
 	}
-	for _, t := range r.tables() {
-		if strings.EqualFold(t.name, base) {
-			return t, true
+	for i := range r.tables {
+		if strings.EqualFold(r.tables[i].name, base) {
+			return &r.tables[i], true
 		}
 	}
-	return table{}, false
+	return nil, false
 }
 
 // Tables returns the SQL names of the tables an import reads, the user
