@@ -44,7 +44,7 @@ const (
 	importChunkSettings = 256
 	// importWorkers bounds the commands in flight at once; the leader
 	// commits those waiting together.
-	importWorkers = 8
+	importWorkers = 32
 )
 
 // importRequest is the body of POST /api/admin/import.
