@@ -257,7 +257,7 @@ func printImportSummary(w io.Writer, s *importSummary, asJSON bool) error {
 		}
 		return would
 	}
-	fmt.Fprintf(&b, "read %d items from %d files", s.Items, s.Files)
+	fmt.Fprintf(&b, "read %s from %s", importPlural(s.Items, "item"), importPlural(s.Files, "file"))
 	if s.DryRun {
 		b.WriteString(" (dry run: nothing was changed)")
 	}
@@ -277,14 +277,14 @@ func printImportSummary(w io.Writer, s *importSummary, asJSON bool) error {
 		fmt.Fprintf(&b, "quota %s for %s: %s\n", verb("raised", "to raise"), q.User, strings.Join(fields, ", "))
 	}
 	for _, model := range slices.Sorted(maps.Keys(s.Ignored)) {
-		fmt.Fprintf(&b, "ignored: %d objects of model %s\n", s.Ignored[model], model)
+		fmt.Fprintf(&b, "ignored: %s of model %s\n", importPlural(s.Ignored[model], "object"), model)
 	}
 	if len(s.Invalid) > 0 {
 		what := "cannot be imported"
 		if s.Applied {
 			what = "skipped"
 		}
-		fmt.Fprintf(&b, "%d rows %s:\n", len(s.Invalid), what)
+		fmt.Fprintf(&b, "%s %s:\n", importPlural(len(s.Invalid), "row"), what)
 		for _, p := range s.Invalid {
 			fmt.Fprintf(&b, "  %s:%d", p.File, p.Row)
 			if p.User != "" {
@@ -298,6 +298,14 @@ func printImportSummary(w io.Writer, s *importSummary, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// importPlural is "1 row" or "n rows".
+func importPlural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // importClient posts plan parts to a node's import endpoint, trying the
