@@ -100,7 +100,10 @@ func (s *server) accessLog(c *gin.Context) {
 // without a body (http.NoBody, as the server gives every request that
 // declares none) has nothing to cap.
 func (s *server) limitBody(c *gin.Context) {
-	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+	// A backup upload may be far larger than any request; its handler
+	// reads only the size the backup's header announces, and only from
+	// a caller it has authenticated.
+	if c.Request.Body != nil && c.Request.Body != http.NoBody && c.Request.URL.Path != cluster.PathRestore {
 		limit := s.maxBody
 		if internalPath(c.Request.URL.Path) {
 			// A forwarded command escapes the client's JSON once more,

@@ -7,6 +7,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -37,6 +38,15 @@ type Cluster interface {
 	// ApplyBatchLocal applies commands a follower forwarded together,
 	// answering each command's outcome.
 	ApplyBatchLocal(ctx context.Context, cmds []fsm.Command) cluster.ApplyBatchResponse
+	// Backup takes a consistent copy of the state.
+	Backup(ctx context.Context, level cluster.Consistency) (*cluster.Backup, error)
+	// RestoreBackup replaces the cluster's state with an uploaded backup
+	// of size bytes (-1 if unknown); forwarded says a follower passed the
+	// upload on already.
+	RestoreBackup(ctx context.Context, r io.Reader, size int64, forwarded bool) (cluster.RestoreResult, error)
+	// TransferLeadership hands leadership to the named voter, or to any
+	// other voter when to is empty.
+	TransferLeadership(ctx context.Context, to string) (cluster.TransferResult, error)
 	// ReadIndex is the leader's half of a consistent read.
 	ReadIndex(ctx context.Context, verify bool) (uint64, error)
 	Join(ctx context.Context, req cluster.JoinRequest) error
@@ -136,5 +146,6 @@ func New(opts Options) http.Handler {
 	s.routeCluster(r)
 	s.routeSession(r)
 	s.routeSchema(r)
+	s.routeDebug(r)
 	return r
 }

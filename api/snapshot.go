@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,43 +18,14 @@ import (
 // leadership transfer (the format and the steps are described in
 // cluster/backup.go). They sit in the cluster group, behind clusterAuth.
 
-// Operator is what the backup, restore and leadership endpoints need of a
-// node, besides Cluster. A Cluster that is not also an Operator answers
-// them 501.
-type Operator interface {
-	// Backup takes a consistent copy of the state.
-	Backup(ctx context.Context, level cluster.Consistency) (*cluster.Backup, error)
-	// RestoreBackup replaces the cluster's state with an uploaded backup
-	// of size bytes (-1 if unknown); forwarded says a follower passed the
-	// upload on already.
-	RestoreBackup(ctx context.Context, r io.Reader, size int64, forwarded bool) (cluster.RestoreResult, error)
-	// TransferLeadership hands leadership to the named voter, or to any
-	// other voter when to is empty.
-	TransferLeadership(ctx context.Context, to string) (cluster.TransferResult, error)
-}
-
 // streamIdle is how long a backup download or upload may stall before the
 // connection is closed. A stream may take longer than the server's read
 // and write timeouts in all; each transfer pushes its deadline on.
 const streamIdle = time.Minute
 
-// operator returns the node as an Operator, answering 501 itself if it is
-// not one.
-func (s *server) operator(c *gin.Context) (Operator, bool) {
-	op, ok := s.cluster.(Operator)
-	if !ok {
-		respond(c, http.StatusNotImplemented, cluster.ErrorBody{Code: "not_implemented", Message: "this node does not offer backups or leadership transfer"})
-	}
-	return op, ok
-}
-
 // clusterSnapshot streams a backup of the state at the level asked with
 // ?consistency= (linearizable by default), from this node's memory.
 func (s *server) clusterSnapshot(c *gin.Context) {
-	op, ok := s.operator(c)
-	if !ok {
-		return
-	}
 	v := c.Query("consistency")
 	if v == "" {
 		v = requestHeader(c, hdrXConsistency)
@@ -65,7 +35,7 @@ func (s *server) clusterSnapshot(c *gin.Context) {
 		clusterFail(c, fmt.Errorf("%w: %v", cluster.ErrBadRequest, err))
 		return
 	}
-	b, err := op.Backup(c.Request.Context(), level)
+	b, err := s.cluster.Backup(c.Request.Context(), level)
 	if err != nil {
 		clusterFail(c, err)
 		return
@@ -89,16 +59,12 @@ func (s *server) clusterSnapshot(c *gin.Context) {
 
 // clusterRestore restores the whole cluster from an uploaded backup.
 func (s *server) clusterRestore(c *gin.Context) {
-	op, ok := s.operator(c)
-	if !ok {
-		return
-	}
 	body := io.Reader(http.NoBody)
 	if c.Request.Body != nil {
 		body = &deadlineReader{r: c.Request.Body, rc: http.NewResponseController(c.Writer)}
 	}
 	forwarded := c.GetHeader(cluster.ForwardedHeader) != "" && c.GetHeader(cluster.KeyHeader) != ""
-	res, err := op.RestoreBackup(c.Request.Context(), body, c.Request.ContentLength, forwarded)
+	res, err := s.cluster.RestoreBackup(c.Request.Context(), body, c.Request.ContentLength, forwarded)
 	if err != nil {
 		s.log.Warn("restore refused or failed", "err", err)
 		operatorFail(c, err)
@@ -108,11 +74,10 @@ func (s *server) clusterRestore(c *gin.Context) {
 }
 
 // operatorFail answers a failed restore or transfer: a refusal the leader
-// gave is relayed as it was given, a bad file is 400 and an upload over
-// the body limit 413, before any other cluster error.
+// gave is relayed as it was given and a bad file is 400, before any
+// other cluster error.
 func operatorFail(c *gin.Context, err error) {
 	var relayed *cluster.RelayedError
-	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &relayed):
 		if relayed.Status == http.StatusServiceUnavailable {
@@ -121,8 +86,6 @@ func operatorFail(c *gin.Context, err error) {
 		respond(c, relayed.Status, relayed.Body)
 	case errors.Is(err, cluster.ErrBadBackup):
 		respond(c, http.StatusBadRequest, cluster.ErrorBody{Code: "bad_backup", Message: err.Error()})
-	case errors.As(err, &tooLarge):
-		respond(c, http.StatusRequestEntityTooLarge, cluster.ErrorBody{Code: "too_large", Message: fmt.Sprintf("the upload is over this node's body limit of %d bytes (--max-body-bytes)", tooLarge.Limit)})
 	default:
 		clusterFail(c, err)
 	}
@@ -136,10 +99,6 @@ type transferRequest struct {
 
 // clusterTransferLeadership hands leadership over.
 func (s *server) clusterTransferLeadership(c *gin.Context) {
-	op, ok := s.operator(c)
-	if !ok {
-		return
-	}
 	body, err := readBody(c)
 	if err != nil {
 		clusterFail(c, errors.Join(cluster.ErrBadRequest, err))
@@ -152,7 +111,7 @@ func (s *server) clusterTransferLeadership(c *gin.Context) {
 			return
 		}
 	}
-	res, err := op.TransferLeadership(c.Request.Context(), req.To)
+	res, err := s.cluster.TransferLeadership(c.Request.Context(), req.To)
 	if err != nil {
 		operatorFail(c, err)
 		return

@@ -365,12 +365,10 @@ func adminClient(t testing.TB, nodes ...*testnode.Node) *client.Client {
 	return c
 }
 
-// bigRestores lets a node take uploads larger than the default body
-// limit, and gives raft the production timing: installing megabytes of
+// bigRestores gives raft the production timing: installing megabytes of
 // state on three nodes in one process under the race detector can starve
 // heartbeats past the tests' usual 150ms.
 func bigRestores(c *config.Config) {
-	c.MaxBodyBytes = 64 << 20
 	c.HeartbeatTimeout = 500 * time.Millisecond
 	c.ElectionTimeout = 500 * time.Millisecond
 }
