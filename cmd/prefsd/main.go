@@ -1,7 +1,7 @@
 // Command prefsd runs a node of the prefsd settings and preferences
 // service, and operates a running cluster: `prefsd [flags]` runs a node,
 // `prefsd COMMAND ...` (status, members, join, remove, transfer-leadership,
-// snapshot, user, token, quota, catalog, healthcheck, completion) talks to
+// recover, snapshot, user, token, quota, catalog, healthcheck, completion) talks to
 // one. `prefsd help` lists the commands.
 package main
 
@@ -40,6 +40,7 @@ func commands() []command {
 		{name: "join", summary: "add a node to the cluster", run: runJoin},
 		{name: "remove", summary: "take a node out of the cluster", run: runRemove},
 		{name: "transfer-leadership", summary: "hand leadership to another node", run: runTransferLeadership},
+		{name: "recover", summary: "make a stopped node the only voter, after losing a majority for good", run: runRecover},
 		{name: "snapshot", summary: "save, restore or inspect a backup of the whole cluster", verbs: snapshotVerbs},
 		{name: "user", summary: "add, list or delete users", verbs: userVerbs},
 		{name: "token", summary: "create, list or revoke API tokens", verbs: tokenVerbs},
