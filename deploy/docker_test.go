@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // This file runs only with -tags docker: it builds images and starts
@@ -29,10 +31,10 @@ func (d *dockerCmd) run(timeout time.Duration, name string, args ...string) (str
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(baseEnv(), d.env...)
+	cmd.Env = append(testbin.BaseEnv(), d.env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(string(out), 4000))
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, testbin.Tail(string(out), 4000))
 	}
 	return string(out), nil
 }
@@ -111,7 +113,7 @@ func freeSubnetPrefix(d *dockerCmd) string {
 // Containers, network, volumes and images are removed however it ends.
 func TestDockerCompose(t *testing.T) {
 	if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
-		t.Skipf("no Docker daemon answers (docker info: %v): skipping\n%s", err, tail(string(out), 500))
+		t.Skipf("no Docker daemon answers (docker info: %v): skipping\n%s", err, testbin.Tail(string(out), 500))
 	}
 	var compose []string
 	if exec.Command("docker-compose", "version").Run() == nil {
@@ -125,7 +127,7 @@ func TestDockerCompose(t *testing.T) {
 	bin := staticPrefsdBinary(t)
 
 	suffix := fmt.Sprintf("%d", os.Getpid())
-	listen := freeAddrs(t, 1)[0]
+	listen := testbin.FreeAddrs(t, 1)[0]
 	d := &dockerCmd{t: t, compose: compose, project: "prefsdtest" + suffix}
 	prefsdImage, haproxyImage := "prefsd-test:"+suffix, "prefsd-haproxy-test:"+suffix
 	d.env = []string{
@@ -144,7 +146,7 @@ func TestDockerCompose(t *testing.T) {
 		if t.Failed() {
 			name, args := d.composeArgs("logs", "--no-color", "--tail", "150")
 			out, _ := d.run(time.Minute, name, args...)
-			t.Logf("===== compose logs:\n%s", tail(out, 64<<10))
+			t.Logf("===== compose logs:\n%s", testbin.Tail(out, 64<<10))
 		}
 		name, args := d.composeArgs("down", "--volumes", "--remove-orphans", "--timeout", "5")
 		if out, err := d.run(3*time.Minute, name, args...); err != nil {
@@ -185,7 +187,7 @@ func TestDockerCompose(t *testing.T) {
 	}
 	all := []string{bases["n1"], bases["n2"], bases["n3"]}
 	waitMembers(t, all, 3, 2*time.Minute)
-	eventually(t, 2*time.Minute, "every container to be healthy (prefsd healthcheck)", func() error {
+	testbin.Eventually(t, 2*time.Minute, "every container to be healthy (prefsd healthcheck)", func() error {
 		for _, s := range services {
 			if h := d.inspect(ids[s], "{{.State.Health.Status}}"); h != "healthy" {
 				return fmt.Errorf("%s is %s", s, h)
@@ -199,7 +201,7 @@ func TestDockerCompose(t *testing.T) {
 	}
 
 	lb := "http://" + listen
-	eventually(t, time.Minute, "haproxy to pass requests", func() error { return ready(lb) })
+	testbin.Eventually(t, time.Minute, "haproxy to pass requests", func() error { return ready(lb) })
 	l := newLedger(t, prefsClient{base: lb})
 	for range 10 {
 		l.step(20 * time.Second)
@@ -232,7 +234,7 @@ func TestDockerCompose(t *testing.T) {
 	d.must(time.Minute, "docker", "network", "connect", "--ip", cutIP, "--alias", leader, network, ids[leader])
 	rejoined := time.Now()
 	waitMembers(t, all, 3, 2*time.Minute)
-	eventually(t, 2*time.Minute, "all three nodes to have the same state", func() error { return sameDigests(all) })
+	testbin.Eventually(t, 2*time.Minute, "all three nodes to have the same state", func() error { return sameDigests(all) })
 	t.Logf("%s reconnected; all digests equal %v later", leader, time.Since(rejoined).Round(time.Millisecond))
 	for range 5 {
 		l.step(30 * time.Second)
@@ -242,7 +244,7 @@ func TestDockerCompose(t *testing.T) {
 	victim := waitMembers(t, all, 3, time.Minute)
 	d.must(time.Minute, "docker", "kill", ids[victim])
 	killed := time.Now()
-	eventually(t, time.Minute, victim+" to stay down after docker kill", func() error {
+	testbin.Eventually(t, time.Minute, victim+" to stay down after docker kill", func() error {
 		if st := d.inspect(ids[victim], "{{.State.Status}}"); st != "exited" {
 			return fmt.Errorf("%s is %s", victim, st)
 		}
@@ -260,7 +262,7 @@ func TestDockerCompose(t *testing.T) {
 		}
 	}
 	l.checkAll(30 * time.Second)
-	eventually(t, time.Minute, "the two surviving nodes to have the same state", func() error { return sameDigests(survivors) })
+	testbin.Eventually(t, time.Minute, "the two surviving nodes to have the same state", func() error { return sameDigests(survivors) })
 	t.Logf("%d writes acknowledged and read back through haproxy; %d failed requests were sent again", len(l.acked), l.failures)
 }
 
@@ -278,7 +280,7 @@ func writeFile(t *testing.T, path string, data []byte, perm os.FileMode) {
 // runs in an empty image) into a temporary directory.
 func staticPrefsdBinary(t *testing.T) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

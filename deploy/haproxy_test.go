@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // haproxyBinary returns the path of haproxy, or skips the test.
@@ -43,17 +45,17 @@ func TestHAProxyFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := startCluster(t, 3)
-	listen := freeAddrs(t, 1)[0]
+	listen := testbin.FreeAddrs(t, 1)[0]
 	env := haproxyEnv(listen, nodes)
 
 	check := exec.Command(haproxy, "-c", "-f", cfg)
-	check.Env = append(baseEnv(), env...)
+	check.Env = append(testbin.BaseEnv(), env...)
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Fatalf("haproxy -c -f %s: %v\n%s", cfg, err, out)
 	}
 	lb := startProc(t, "haproxy", haproxy, []string{"-db", "-f", cfg}, env)
 	base := "http://" + listen
-	eventually(t, 20*time.Second, "haproxy to pass requests to a ready node", func() error {
+	testbin.Eventually(t, 20*time.Second, "haproxy to pass requests to a ready node", func() error {
 		if err := lb.alive(); err != nil {
 			return err
 		}
@@ -106,13 +108,13 @@ func TestHAProxyFailover(t *testing.T) {
 	if newLeader == leader.id {
 		t.Fatalf("the survivors still name the killed node %s as leader", leader.id)
 	}
-	eventually(t, 10*time.Second, "the surviving nodes to have the same state", func() error { return sameDigests(survivors) })
+	testbin.Eventually(t, 10*time.Second, "the surviving nodes to have the same state", func() error { return sameDigests(survivors) })
 	t.Logf("%d writes acknowledged and read back; %d failed requests in all; new leader %s",
 		len(l.acked), l.failures, newLeader)
 	// Its health checks take the killed node out of rotation.
-	eventually(t, 20*time.Second, "haproxy to mark "+leader.id+" DOWN", func() error {
+	testbin.Eventually(t, 20*time.Second, "haproxy to mark "+leader.id+" DOWN", func() error {
 		if out := lb.out.String(); !strings.Contains(out, "prefsd/"+leader.id+" is DOWN") {
-			return fmt.Errorf("haproxy's log so far:\n%s", tail(out, 2000))
+			return fmt.Errorf("haproxy's log so far:\n%s", testbin.Tail(out, 2000))
 		}
 		return nil
 	})

@@ -6,19 +6,18 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // Secrets the tests hand to their nodes.
@@ -31,124 +30,10 @@ const (
 // and long enough not to cause spurious elections on a loaded machine.
 var fastRaft = []string{"--raft-heartbeat-timeout=300ms", "--raft-election-timeout=300ms"}
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
-}
-
-// prefsdBinary skips the test under -short, and otherwise returns the path
-// of a prefsd binary, building it on first use as e2e does, so that the
-// two share the build cache.
-func prefsdBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs the prefsd binary: skipped with -short")
-	}
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, err = os.MkdirTemp("", "prefsd-deploy-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(buildDir, "prefsd")
-		cmd := exec.Command("go", "build", "-tags", "hashicorpmetrics", "-o", binPath, "github.com/prefsd/prefsd/cmd/prefsd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build in %s: %v\n%s", root, err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building prefsd: %v", buildErr)
-	}
-	return binPath
-}
-
-// moduleRoot finds the directory of the prefsd go.mod, walking up from the
-// test's working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/prefsd/prefsd\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod for github.com/prefsd/prefsd above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// baseEnv is the test process's environment without any PREFSD_* variable,
-// so that nothing from the developer's shell configures a node.
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PREFSD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-// freeAddrs returns n loopback addresses whose ports were free a moment
-// ago; all listeners are held until every port is chosen.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var addrs []string
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's copying goroutine and
-// the test to use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // proc is a process the test started. It is killed when the test ends,
@@ -157,7 +42,7 @@ type proc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
-	out  syncBuffer
+	out  testbin.SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's result, set before done is closed
 }
@@ -169,7 +54,7 @@ func startProc(t *testing.T, name, bin string, args, env []string) *proc {
 	p := &proc{t: t, name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = t.TempDir()
-	p.cmd.Env = append(baseEnv(), env...)
+	p.cmd.Env = append(testbin.BaseEnv(), env...)
 	p.cmd.Stdout = &p.out
 	p.cmd.Stderr = &p.out
 	p.cmd.WaitDelay = 5 * time.Second
@@ -186,7 +71,7 @@ func startProc(t *testing.T, name, bin string, args, env []string) *proc {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("===== %s: %s %s\n%s", name, bin, strings.Join(args, " "), tail(p.out.String(), 64<<10))
+			t.Logf("===== %s: %s %s\n%s", name, bin, strings.Join(args, " "), testbin.Tail(p.out.String(), 64<<10))
 		}
 	})
 	t.Logf("%s: started pid %d: %s %s", name, p.cmd.Process.Pid, filepath.Base(bin), strings.Join(args, " "))
@@ -205,7 +90,7 @@ func (p *proc) exited() bool {
 // alive returns a permanent error once the process has exited.
 func (p *proc) alive() error {
 	if p.exited() {
-		return permanent(fmt.Errorf("%s exited: %v\n%s", p.name, p.err, tail(p.out.String(), 4000)))
+		return testbin.Permanent(fmt.Errorf("%s exited: %v\n%s", p.name, p.err, testbin.Tail(p.out.String(), 4000)))
 	}
 	return nil
 }
@@ -224,42 +109,6 @@ func (p *proc) kill() {
 	p.t.Logf("%s: killed", p.name)
 }
 
-func tail(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("[... %d bytes cut ...]\n%s", len(s)-max, s[len(s)-max:])
-}
-
-// permanentError stops eventually at once.
-type permanentError struct{ error }
-
-func permanent(err error) error { return permanentError{err} }
-
-// eventually polls cond until it returns nil, and fails the test with what
-// was awaited and cond's last error once timeout has passed, or at once if
-// cond returns a permanent error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		var perm permanentError
-		if errors.As(err, &perm) {
-			t.Fatalf("while waiting for %s: %v", what, perm.error)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last error: %v", timeout, what, err)
-		}
-		<-tick.C
-	}
-}
-
 // httpClient is used for every request. Keep-alives are off so that a
 // killed node or a cut link leaves no pooled connection behind.
 var httpClient = &http.Client{
@@ -275,7 +124,7 @@ type response struct {
 }
 
 func (r response) String() string {
-	return fmt.Sprintf("%d %s", r.Status, tail(string(bytes.TrimSpace(r.Body)), 300))
+	return fmt.Sprintf("%d %s", r.Status, testbin.Tail(string(bytes.TrimSpace(r.Body)), 300))
 }
 
 // do sends a request with the admin token (if token is set) and a JSON
@@ -345,7 +194,7 @@ func (c prefsClient) get() (map[string]string, error) {
 		return nil, fmt.Errorf("GET preferences: %v", res)
 	}
 	if got := res.Header.Get("X-Prefsd-Consistency"); got != "linearizable" {
-		return nil, permanent(fmt.Errorf("GET preferences: X-Prefsd-Consistency %q, want linearizable", got))
+		return nil, testbin.Permanent(fmt.Errorf("GET preferences: X-Prefsd-Consistency %q, want linearizable", got))
 	}
 	var prefs map[string]string
 	if err := json.Unmarshal(res.Body, &prefs); err != nil {
@@ -376,7 +225,7 @@ func (l *ledger) step(timeout time.Duration) {
 	l.t.Helper()
 	l.next++
 	key, value := fmt.Sprintf("ledger-%04d", l.next), fmt.Sprintf("v%d", l.next)
-	eventually(l.t, timeout, "write "+key+" to be acknowledged", func() error {
+	testbin.Eventually(l.t, timeout, "write "+key+" to be acknowledged", func() error {
 		err := l.c.put(key, value)
 		if err != nil {
 			l.failures++
@@ -384,14 +233,14 @@ func (l *ledger) step(timeout time.Duration) {
 		return err
 	})
 	l.acked[key] = value
-	eventually(l.t, timeout, "a linearizable read after writing "+key, func() error {
+	testbin.Eventually(l.t, timeout, "a linearizable read after writing "+key, func() error {
 		prefs, err := l.c.get()
 		if err != nil {
 			l.failures++
 			return err
 		}
 		if prefs[key] != value {
-			return permanent(fmt.Errorf("linearizable read after the acknowledged write %s=%s shows %q", key, value, prefs[key]))
+			return testbin.Permanent(fmt.Errorf("linearizable read after the acknowledged write %s=%s shows %q", key, value, prefs[key]))
 		}
 		return nil
 	})
@@ -400,14 +249,14 @@ func (l *ledger) step(timeout time.Duration) {
 // checkAll reads once more and requires every acknowledged write.
 func (l *ledger) checkAll(timeout time.Duration) {
 	l.t.Helper()
-	eventually(l.t, timeout, "a linearizable read of every acknowledged write", func() error {
+	testbin.Eventually(l.t, timeout, "a linearizable read of every acknowledged write", func() error {
 		prefs, err := l.c.get()
 		if err != nil {
 			return err
 		}
 		for k, v := range l.acked {
 			if prefs[k] != v {
-				return permanent(fmt.Errorf("acknowledged write %s=%s reads as %q", k, v, prefs[k]))
+				return testbin.Permanent(fmt.Errorf("acknowledged write %s=%s reads as %q", k, v, prefs[k]))
 			}
 		}
 		return nil
@@ -490,7 +339,7 @@ func ready(base string) error {
 func waitMembers(t *testing.T, bases []string, members int, timeout time.Duration) string {
 	t.Helper()
 	var leader string
-	eventually(t, timeout, fmt.Sprintf("%d nodes to be ready with %d members and one leader", len(bases), members), func() error {
+	testbin.Eventually(t, timeout, fmt.Sprintf("%d nodes to be ready with %d members and one leader", len(bases), members), func() error {
 		leader = ""
 		for _, b := range bases {
 			if err := ready(b); err != nil {
@@ -525,8 +374,8 @@ func (n *node) base() string { return "http://" + n.httpAddr }
 // directory; extra flags follow the identity and address flags.
 func startNode(t *testing.T, id string, extra ...string) *node {
 	t.Helper()
-	bin := prefsdBinary(t)
-	addrs := freeAddrs(t, 2)
+	bin := testbin.Prefsd(t)
+	addrs := testbin.FreeAddrs(t, 2)
 	n := &node{id: id, httpAddr: addrs[0], raftAddr: addrs[1]}
 	args := append([]string{
 		"--node-id", id,
@@ -545,7 +394,7 @@ func startNode(t *testing.T, id string, extra ...string) *node {
 func startCluster(t *testing.T, size int) []*node {
 	t.Helper()
 	n1 := startNode(t, "n1", "--bootstrap")
-	eventually(t, 30*time.Second, "n1 to be ready", func() error {
+	testbin.Eventually(t, 30*time.Second, "n1 to be ready", func() error {
 		if err := n1.alive(); err != nil {
 			return err
 		}

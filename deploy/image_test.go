@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 const (
@@ -138,7 +140,7 @@ func readImage(t *testing.T) image {
 // present, and a health check that runs prefsd's own subcommand.
 func TestDockerfile(t *testing.T) {
 	img := readImage(t)
-	root, err := moduleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +401,7 @@ func TestCompose(t *testing.T) {
 		return
 	}
 	cmd := exec.Command(dc, "-f", composeFile, "config", "-q")
-	cmd.Env = append(baseEnv(), "PREFSD_CLUSTER_KEY="+clusterKey, "PREFSD_ADMIN_TOKEN="+adminToken)
+	cmd.Env = append(testbin.BaseEnv(), "PREFSD_CLUSTER_KEY="+clusterKey, "PREFSD_ADMIN_TOKEN="+adminToken)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
 	}

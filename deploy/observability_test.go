@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 const (
@@ -307,7 +309,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 
 	n := startNode(t, "n1", "--bootstrap",
 		"--raft-snapshot-threshold", "8", "--raft-snapshot-interval", "100ms", "--raft-trailing-logs", "4")
-	eventually(t, 30*time.Second, "the node to be ready", func() error {
+	testbin.Eventually(t, 30*time.Second, "the node to be ready", func() error {
 		if err := n.alive(); err != nil {
 			return err
 		}
@@ -328,7 +330,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 	}
 
 	var exported map[string]bool
-	eventually(t, 30*time.Second, "a snapshot and a quota refusal to show in /metrics", func() error {
+	testbin.Eventually(t, 30*time.Second, "a snapshot and a quota refusal to show in /metrics", func() error {
 		if err := n.alive(); err != nil {
 			return err
 		}

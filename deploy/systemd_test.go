@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/prefsd/prefsd/config"
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 const (
@@ -247,7 +248,7 @@ func TestSystemdAnalyze(t *testing.T) {
 	if err != nil {
 		t.Skip("systemd-analyze is not installed")
 	}
-	bin := prefsdBinary(t)
+	bin := testbin.Prefsd(t)
 	data, err := os.ReadFile(unitFile)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // API helpers. Each returns the node's answer; the callers decide what an
@@ -170,7 +172,7 @@ func (s *store) verify(t *testing.T, nodes []*Node) {
 	t.Helper()
 	start := time.Now()
 	for _, n := range nodes {
-		eventually(t, 15*time.Second, fmt.Sprintf("a linearizable edX read of %s's preferences from %s", s.user, n.ID), func() error {
+		testbin.Eventually(t, 15*time.Second, fmt.Sprintf("a linearizable edX read of %s's preferences from %s", s.user, n.ID), func() error {
 			res, err := edxGetAll(n, s.token, s.user)
 			if err != nil {
 				return err
@@ -179,20 +181,20 @@ func (s *store) verify(t *testing.T, nodes []*Node) {
 				return retryable(res)
 			}
 			if got := res.Header.Get("X-Prefsd-Consistency"); got != "linearizable" {
-				return permanent(fmt.Errorf("node %s served the read at consistency %q", n.ID, got))
+				return testbin.Permanent(fmt.Errorf("node %s served the read at consistency %q", n.ID, got))
 			}
 			var got map[string]string
 			if err := json.Unmarshal(res.Body, &got); err != nil {
-				return permanent(fmt.Errorf("node %s: %v in %s", n.ID, err, res.Body))
+				return testbin.Permanent(fmt.Errorf("node %s: %v in %s", n.ID, err, res.Body))
 			}
 			if !maps.Equal(got, s.want) {
-				return permanent(fmt.Errorf("node %s (read index %s) returned %s's preferences\n  got  %v\n  want %v",
+				return testbin.Permanent(fmt.Errorf("node %s (read index %s) returned %s's preferences\n  got  %v\n  want %v",
 					n.ID, res.Header.Get("X-Prefsd-Index"), s.user, got, s.want))
 			}
 			return nil
 		})
 		for _, key := range slices.Sorted(maps.Keys(s.want)) {
-			eventually(t, 15*time.Second, fmt.Sprintf("a linearizable layout read of %s from %s", key, n.ID), func() error {
+			testbin.Eventually(t, 15*time.Second, fmt.Sprintf("a linearizable layout read of %s from %s", key, n.ID), func() error {
 				res, err := layoutGet(n, s.token, key)
 				if err != nil {
 					return err
@@ -204,10 +206,10 @@ func (s *store) verify(t *testing.T, nodes []*Node) {
 					Preferences *string `json:"preferences"`
 				}
 				if err := json.Unmarshal(res.Body, &got); err != nil || got.Preferences == nil {
-					return permanent(fmt.Errorf("node %s: layout GET %s: bad body %s (%v)", n.ID, key, res.Body, err))
+					return testbin.Permanent(fmt.Errorf("node %s: layout GET %s: bad body %s (%v)", n.ID, key, res.Body, err))
 				}
 				if *got.Preferences != s.want[key] {
-					return permanent(fmt.Errorf("node %s: layout GET %s = %q, want %q", n.ID, key, *got.Preferences, s.want[key]))
+					return testbin.Permanent(fmt.Errorf("node %s: layout GET %s = %q, want %q", n.ID, key, *got.Preferences, s.want[key]))
 				}
 				return nil
 			})
@@ -223,7 +225,7 @@ func retryable(res response) error {
 	if res.Status == http.StatusServiceUnavailable || res.Status == http.StatusGatewayTimeout {
 		return err
 	}
-	return permanent(err)
+	return testbin.Permanent(err)
 }
 
 func without(nodes []*Node, drop *Node) []*Node {
@@ -241,7 +243,7 @@ func without(nodes []*Node, drop *Node) []*Node {
 const failoverWriteBound = 15 * time.Second
 
 func TestThreeNodeCrashAndRestart(t *testing.T) {
-	prefsdBinary(t) // build first, so that the timings below are the cluster's
+	testbin.Prefsd(t) // build first, so that the timings below are the cluster's
 	testStart := time.Now()
 	n1, n2, n3 := NewNode(t, "n1"), NewNode(t, "n2"), NewNode(t, "n3")
 	nodes := []*Node{n1, n2, n3}
@@ -342,7 +344,7 @@ func TestJoinRetriesUntilLeaderExists(t *testing.T) {
 
 	// n2 starts first and must keep trying to join through n1's address.
 	n2.Start(n2.Flags("--join", n1.HTTPAddr)...)
-	eventually(t, 20*time.Second, "n2 to report a failed join attempt on stderr", func() error {
+	testbin.Eventually(t, 20*time.Second, "n2 to report a failed join attempt on stderr", func() error {
 		if err := n2.checkAlive(); err != nil {
 			return err
 		}
@@ -400,7 +402,7 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 	n.Start("--data-dir", n.DataDir, "--http-addr", n.HTTPAddr, "--raft-addr", n.RaftAddr)
 
 	var token string
-	eventually(t, 20*time.Second, "a generated admin token on stdout", func() error {
+	testbin.Eventually(t, 20*time.Second, "a generated admin token on stdout", func() error {
 		if m := printedToken.FindStringSubmatch(n.Stdout()); m != nil {
 			token = m[1]
 			return nil
@@ -418,7 +420,7 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 	// The token is given to the superuser by the leader just after it is
 	// ready, so the first requests may be refused for a moment.
 	refused := 0
-	eventually(t, 10*time.Second, "the printed token to be accepted by GET /api/admin/users", func() error {
+	testbin.Eventually(t, 10*time.Second, "the printed token to be accepted by GET /api/admin/users", func() error {
 		res, err := do(http.MethodGet, n.URL("/api/admin/users"), "Token "+token, "", nil)
 		if err != nil {
 			return err
@@ -430,7 +432,7 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 			refused++
 			return fmt.Errorf("answer %v", res)
 		}
-		return permanent(fmt.Errorf("answer %v", res))
+		return testbin.Permanent(fmt.Errorf("answer %v", res))
 	})
 	if refused > 0 {
 		t.Logf("note: /readyz said ready while the printed token was still refused (%d times 401)", refused)
@@ -474,7 +476,7 @@ func TestMetricsExposeRaft(t *testing.T) {
 	waitCluster(t, []*Node{n}, []*Node{n}, 20*time.Second)
 	mustStatus(t, "create a user", http.StatusCreated, func() (response, error) { return createUser(n, "erin") })
 
-	eventually(t, 10*time.Second, "raft and HTTP series on GET /metrics", func() error {
+	testbin.Eventually(t, 10*time.Second, "raft and HTTP series on GET /metrics", func() error {
 		res, err := do(http.MethodGet, n.URL("/metrics"), "", "", nil)
 		if err != nil {
 			return err
@@ -521,7 +523,7 @@ func TestMetricsExposeRaft(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	prefsdBinary(t)
+	testbin.Prefsd(t)
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -548,7 +550,7 @@ func TestBadFlags(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			addrs := freeAddrs(t, 2)
+			addrs := testbin.FreeAddrs(t, 2)
 			args := tc.args(filepath.Join(dir, "data"), addrs[0], addrs[1])
 			res := runToExit(t, dir, nil, 20*time.Second, args...)
 			if res.Code == 0 {
@@ -595,7 +597,7 @@ func TestFailedFirstStartKeepsToken(t *testing.T) {
 		tokens = append(tokens, m[1])
 	}
 	t.Logf("tokens printed by the failed and the second start: %q", tokens)
-	eventually(t, 10*time.Second, "some printed token to be accepted by GET /api/admin/users", func() error {
+	testbin.Eventually(t, 10*time.Second, "some printed token to be accepted by GET /api/admin/users", func() error {
 		var answers []string
 		for _, tok := range tokens {
 			res, err := do(http.MethodGet, n.URL("/api/admin/users"), "Token "+tok, "", nil)
@@ -633,7 +635,7 @@ func TestNoQuorumAnswersUnavailable(t *testing.T) {
 		n.Stop()
 	}
 	n1.Restart() // alone: no quorum
-	eventually(t, 10*time.Second, "n1 to answer GET /healthz", func() error {
+	testbin.Eventually(t, 10*time.Second, "n1 to answer GET /healthz", func() error {
 		if err := n1.checkAlive(); err != nil {
 			return err
 		}

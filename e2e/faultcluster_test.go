@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prefsd/prefsd/internal/faultnet"
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // A faultCluster is a cluster of real prefsd processes whose node-to-node
@@ -53,7 +54,7 @@ var chaosRaft = fastRaft
 // through it. It returns once all n agree on a leader.
 func newFaultCluster(t *testing.T, n int, extra ...string) *faultCluster {
 	t.Helper()
-	prefsdBinary(t)
+	testbin.Prefsd(t)
 	fc := &faultCluster{
 		t:     t,
 		net:   faultnet.New(func(format string, args ...any) { t.Logf("faultnet: "+format, args...) }),
@@ -192,7 +193,7 @@ func (fc *faultCluster) Faults() []string {
 func (fc *faultCluster) leaderAmong(nodes []*faultNode, timeout time.Duration) *faultNode {
 	fc.t.Helper()
 	var leader *faultNode
-	eventually(fc.t, timeout, fmt.Sprintf("a leader that %s agree on", faultIDs(nodes)), func() error {
+	testbin.Eventually(fc.t, timeout, fmt.Sprintf("a leader that %s agree on", faultIDs(nodes)), func() error {
 		leaderID := ""
 		for _, n := range nodes {
 			st, err := n.status(adminToken)
@@ -245,11 +246,11 @@ func (fc *faultCluster) waitHealthy(timeout time.Duration) *faultNode {
 		want[n.ID] = n
 	}
 	var leader *faultNode
-	eventually(fc.t, timeout, fmt.Sprintf("%s to be ready, agree on a leader and list each other", faultIDs(members)), func() error {
+	testbin.Eventually(fc.t, timeout, fmt.Sprintf("%s to be ready, agree on a leader and list each other", faultIDs(members)), func() error {
 		leaderID := ""
 		for _, n := range members {
 			if n.paused {
-				return permanent(fmt.Errorf("node %s is paused", n.ID))
+				return testbin.Permanent(fmt.Errorf("node %s is paused", n.ID))
 			}
 			st, err := n.status(adminToken)
 			if err != nil {
@@ -400,7 +401,7 @@ func (fc *faultCluster) remove(n *faultNode) {
 	if via == nil {
 		t.Fatalf("no live node to remove %s through", n.ID)
 	}
-	eventually(t, 30*time.Second, "the removal of "+n.ID, func() error {
+	testbin.Eventually(t, 30*time.Second, "the removal of "+n.ID, func() error {
 		res, err := do(http.MethodDelete, via.URL("/api/cluster/nodes/"+url.PathEscape(n.ID)), "Token "+adminToken, "", nil)
 		if err != nil {
 			return err
@@ -452,7 +453,7 @@ func (fc *faultCluster) waitConverged(timeout time.Duration) digest {
 	fc.t.Helper()
 	var agreed digest
 	members := fc.members()
-	eventually(fc.t, timeout, fmt.Sprintf("the state digests of %s to match", faultIDs(members)), func() error {
+	testbin.Eventually(fc.t, timeout, fmt.Sprintf("the state digests of %s to match", faultIDs(members)), func() error {
 		var ds []digest
 		for _, n := range members {
 			if err := n.checkAlive(); err != nil {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // The end-to-end tests run the real prefsd binary, built once per test
@@ -35,87 +36,11 @@ var fastRaft = []string{"--raft-heartbeat-timeout=300ms", "--raft-election-timeo
 // dumpAlways logs every node's output even when the test passes.
 var dumpAlways = flag.Bool("e2e.logs", false, "log every prefsd node's stdout and stderr, even when the test passes")
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	binPath   string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
-}
-
-// prefsdBinary skips the test under -short, and otherwise returns the path
-// of the prefsd binary, building it on first use.
-func prefsdBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, err = os.MkdirTemp("", "prefsd-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(buildDir, "prefsd")
-		start := time.Now()
-		cmd := exec.Command("go", "build", "-tags", "hashicorpmetrics", "-o", binPath, "github.com/prefsd/prefsd/cmd/prefsd")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build in %s: %v\n%s", root, err, out)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "e2e: built %s in %v\n", binPath, time.Since(start).Round(time.Millisecond))
-	})
-	if buildErr != nil {
-		t.Fatalf("building prefsd: %v", buildErr)
-	}
-	return binPath
-}
-
-// moduleRoot finds the directory of the prefsd go.mod, walking up from the
-// test's working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module github.com/prefsd/prefsd\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod for github.com/prefsd/prefsd above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// baseEnv is the test process's environment without any PREFSD_* variable,
-// so that nothing from the developer's shell configures a node.
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PREFSD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // clusterEnv is the environment the cluster tests give every node.
@@ -123,61 +48,13 @@ func clusterEnv() []string {
 	return []string{"PREFSD_ADMIN_TOKEN=" + adminToken, "PREFSD_CLUSTER_KEY=" + clusterKey}
 }
 
-// freeAddrs returns n loopback addresses whose ports were free a moment
-// ago. All listeners are held until every port is chosen, so the addresses
-// are distinct.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	return freeAddrsOn(t, "127.0.0.1", n)
-}
-
-// freeAddrsOn is freeAddrs on the local address ip.
-func freeAddrsOn(t *testing.T, ip string, n int) []string {
-	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Fatalf("free port on %s: %v", ip, err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's copying goroutine and
-// the test to use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // run is one execution of a node's process.
 type run struct {
 	n      int
 	args   []string
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout testbin.SyncBuffer
+	stderr testbin.SyncBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // cmd.Wait's result, set before done is closed
 }
@@ -221,8 +98,8 @@ func NewNode(t *testing.T, id string) *Node {
 // newNodeOn is NewNode with the node's listeners on the local address ip.
 func newNodeOn(t *testing.T, id, ip string) *Node {
 	t.Helper()
-	prefsdBinary(t)
-	addrs := freeAddrsOn(t, ip, 2)
+	testbin.Prefsd(t)
+	addrs := testbin.FreeAddrsOn(t, ip, 2)
 	n := &Node{
 		t:        t,
 		ID:       id,
@@ -296,9 +173,9 @@ func (n *Node) start() {
 	n.mu.Lock()
 	r := &run{n: len(n.runs) + 1, args: n.args, done: make(chan struct{})}
 	n.mu.Unlock()
-	cmd := exec.Command(prefsdBinary(n.t), r.args...)
+	cmd := exec.Command(testbin.Prefsd(n.t), r.args...)
 	cmd.Dir = n.WorkDir
-	cmd.Env = append(baseEnv(), n.Env...)
+	cmd.Env = append(testbin.BaseEnv(), n.Env...)
 	cmd.Stdout = &r.stdout
 	cmd.Stderr = &r.stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -326,10 +203,10 @@ func (n *Node) Running() bool {
 func (n *Node) checkAlive() error {
 	r := n.current()
 	if r == nil {
-		return permanent(fmt.Errorf("node %s was never started", n.ID))
+		return testbin.Permanent(fmt.Errorf("node %s was never started", n.ID))
 	}
 	if r.exited() {
-		return permanent(fmt.Errorf("node %s: process exited unexpectedly: %v; stderr:\n%s", n.ID, r.err, tail(r.stderr.String(), 4000)))
+		return testbin.Permanent(fmt.Errorf("node %s: process exited unexpectedly: %v; stderr:\n%s", n.ID, r.err, testbin.Tail(r.stderr.String(), 4000)))
 	}
 	return nil
 }
@@ -438,47 +315,7 @@ func (n *Node) dumpLogs() {
 			}
 		}
 		n.t.Logf("===== node %s run %d (%s): prefsd %s\n----- stdout:\n%s\n----- stderr:\n%s",
-			n.ID, r.n, status, strings.Join(r.args, " "), tail(r.stdout.String(), 64<<10), tail(r.stderr.String(), 256<<10))
-	}
-}
-
-func tail(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("[... %d bytes cut ...]\n%s", len(s)-max, s[len(s)-max:])
-}
-
-// permanentError stops eventually at once.
-type permanentError struct{ error }
-
-func permanent(err error) error { return permanentError{err} }
-
-// pollInterval is how often eventually re-checks a condition.
-const pollInterval = 50 * time.Millisecond
-
-// eventually polls cond until it returns nil, and fails the test with what
-// was awaited and cond's last error once timeout has passed, or at once if
-// cond returns a permanent error.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(timeout)
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		var perm permanentError
-		if errors.As(err, &perm) {
-			t.Fatalf("while waiting for %s: %v", what, perm.error)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last error: %v", timeout, what, err)
-		}
-		<-tick.C
+			n.ID, r.n, status, strings.Join(r.args, " "), testbin.Tail(r.stdout.String(), 64<<10), testbin.Tail(r.stderr.String(), 256<<10))
 	}
 }
 
@@ -591,7 +428,7 @@ func (n *Node) ready() error {
 // waitReady waits for GET /readyz to answer 200.
 func waitReady(t *testing.T, n *Node, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, "node "+n.ID+" to be ready (GET /readyz)", n.ready)
+	testbin.Eventually(t, timeout, "node "+n.ID+" to be ready (GET /readyz)", n.ready)
 }
 
 // waitCluster waits until every node in polled is ready and reports exactly
@@ -606,7 +443,7 @@ func waitCluster(t *testing.T, polled, members []*Node, timeout time.Duration) *
 	}
 	var leader *Node
 	what := fmt.Sprintf("%s to agree on a leader among themselves and on members %s", nodeIDs(polled), nodeIDs(members))
-	eventually(t, timeout, what, func() error {
+	testbin.Eventually(t, timeout, what, func() error {
 		leaderID := ""
 		var statuses []clusterStatus
 		for _, n := range polled {
@@ -615,7 +452,7 @@ func waitCluster(t *testing.T, polled, members []*Node, timeout time.Duration) *
 				return err
 			}
 			if st.NodeID != n.ID {
-				return permanent(fmt.Errorf("node %s reports node_id %q", n.ID, st.NodeID))
+				return testbin.Permanent(fmt.Errorf("node %s reports node_id %q", n.ID, st.NodeID))
 			}
 			if st.LeaderID == "" {
 				return fmt.Errorf("node %s knows no leader (state %s, term %d)", n.ID, st.State, st.Term)
@@ -690,10 +527,10 @@ type exitResult struct {
 // environment) in dir, and waits up to timeout for it to exit.
 func runToExit(t *testing.T, dir string, env []string, timeout time.Duration, args ...string) exitResult {
 	t.Helper()
-	var stdout, stderr syncBuffer
-	cmd := exec.Command(prefsdBinary(t), args...)
+	var stdout, stderr testbin.SyncBuffer
+	cmd := exec.Command(testbin.Prefsd(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(baseEnv(), env...)
+	cmd.Env = append(testbin.BaseEnv(), env...)
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -709,7 +546,7 @@ func runToExit(t *testing.T, dir string, env []string, timeout time.Duration, ar
 		_ = cmd.Process.Kill()
 		<-done
 		t.Fatalf("prefsd %s: still running after %v, want it to exit with an error; stderr:\n%s",
-			strings.Join(args, " "), timeout, tail(stderr.String(), 8000))
+			strings.Join(args, " "), timeout, testbin.Tail(stderr.String(), 8000))
 	}
 	res := exitResult{Stdout: stdout.String(), Stderr: stderr.String()}
 	var ee *exec.ExitError

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // A ledger proves durability: its writers put keys that are never written
@@ -50,7 +52,7 @@ func newLedger(t *testing.T, fc *faultCluster, n int) *ledger {
 	for i := range n {
 		name := fmt.Sprintf("ledger%d", i)
 		var token string
-		eventually(t, 30*time.Second, "creating ledger user "+name, func() error {
+		testbin.Eventually(t, 30*time.Second, "creating ledger user "+name, func() error {
 			via := fc.live()[0].Node
 			if res, err := createUser(via, name); err != nil || (res.Status != http.StatusCreated && res.Status != http.StatusBadRequest) {
 				return fmt.Errorf("create %s: %v %v", name, res, err)
@@ -148,7 +150,7 @@ func (l *ledger) lost(t *testing.T, fc *faultCluster) (int, []string) {
 		missing := 0
 		for _, u := range l.users {
 			var got map[string]string
-			eventually(t, 30*time.Second, "reading "+u.Name+"'s preferences from "+n.ID, func() error {
+			testbin.Eventually(t, 30*time.Second, "reading "+u.Name+"'s preferences from "+n.ID, func() error {
 				res, err := do(http.MethodGet, n.URL("/api/user/v1/preferences/"+u.Name+"?consistency=linearizable"), "Token "+u.Token, "", nil)
 				if err != nil {
 					return err

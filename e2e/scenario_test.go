@@ -14,6 +14,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/prefsd/prefsd/internal/testbin"
 	"github.com/prefsd/prefsd/lincheck"
 )
 
@@ -69,7 +70,7 @@ func (r *scenarioRun) anomaly(format string, args ...any) {
 func (r *scenarioRun) waitProgress(n int, timeout time.Duration) {
 	r.t.Helper()
 	target := r.done.Load() + int64(n)
-	eventually(r.t, timeout, fmt.Sprintf("%d more operations to complete", n), func() error {
+	testbin.Eventually(r.t, timeout, fmt.Sprintf("%d more operations to complete", n), func() error {
 		if got := r.done.Load(); got < target {
 			return fmt.Errorf("%d of %d done", got-(target-int64(n)), n)
 		}
@@ -321,7 +322,7 @@ func isolatedLeader(r *scenarioRun) {
 // than old.
 func waitNewLeader(r *scenarioRun, nodes []*faultNode, old *faultNode) {
 	r.t.Helper()
-	eventually(r.t, 30*time.Second, fmt.Sprintf("%s to elect a leader other than %s", faultIDs(nodes), old.ID), func() error {
+	testbin.Eventually(r.t, 30*time.Second, fmt.Sprintf("%s to elect a leader other than %s", faultIDs(nodes), old.ID), func() error {
 		l := r.fc.leaderAmong(nodes, 30*time.Second)
 		if l == old {
 			return fmt.Errorf("%s still leads", old.ID)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 // settingWrite is one typed-setting write and where to read it back.
@@ -29,7 +31,7 @@ func dynprefsValue(m map[string]any) any  { return m["value"] }
 // SIGKILL, writes again through a survivor, restarts the killed node, and
 // reads every acknowledged value back from every node.
 func TestTypedSettingsThreeNodes(t *testing.T) {
-	prefsdBinary(t)
+	testbin.Prefsd(t)
 	n1, n2, n3 := NewNode(t, "n1"), NewNode(t, "n2"), NewNode(t, "n3")
 	nodes := []*Node{n1, n2, n3}
 	for _, n := range nodes {

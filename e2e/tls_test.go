@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prefsd/prefsd/internal/testbin"
 	"github.com/prefsd/prefsd/internal/testnode"
 )
 
@@ -52,7 +53,7 @@ func tlsDo(ca *testnode.CA, method, url string, body any) (int, []byte, *tls.Con
 // a follower, a linearizable read on the other; SIGHUP reloads the served
 // certificate.
 func TestTLSCluster(t *testing.T) {
-	prefsdBinary(t)
+	testbin.Prefsd(t)
 	ca := testnode.NewCA(t, "prefsd-e2e-ca")
 	n1, n2, n3 := NewNode(t, "n1"), NewNode(t, "n2"), NewNode(t, "n3")
 	nodes := []*Node{n1, n2, n3}
@@ -70,7 +71,7 @@ func TestTLSCluster(t *testing.T) {
 	n3.Start(n3.Flags("--join", n1.HTTPAddr)...)
 
 	var leaderID string
-	eventually(t, 30*time.Second, "a 3-node TLS cluster with one leader", func() error {
+	testbin.Eventually(t, 30*time.Second, "a 3-node TLS cluster with one leader", func() error {
 		leaderID = ""
 		for _, n := range nodes {
 			if err := n.checkAlive(); err != nil {
@@ -98,7 +99,7 @@ func TestTLSCluster(t *testing.T) {
 		}
 	}
 
-	eventually(t, 20*time.Second, "create a user through follower "+followers[0].ID, func() error {
+	testbin.Eventually(t, 20*time.Second, "create a user through follower "+followers[0].ID, func() error {
 		code, body, _, err := tlsDo(ca, http.MethodPost, https(followers[0], "/api/admin/users"), map[string]string{"username": "alice"})
 		if err != nil || (code != http.StatusCreated && code != http.StatusConflict && code != http.StatusBadRequest) {
 			return fmt.Errorf("status %d %s %v", code, body, err)
@@ -147,7 +148,7 @@ func TestTLSCluster(t *testing.T) {
 	if err := n1.current().cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "n1 to serve the new certificate after SIGHUP", func() error {
+	testbin.Eventually(t, 10*time.Second, "n1 to serve the new certificate after SIGHUP", func() error {
 		got, err := serial()
 		if err != nil {
 			return err
@@ -165,7 +166,7 @@ func TestTLSCluster(t *testing.T) {
 // TLS flags that do not go together, or files that do not load, stop
 // prefsd at start with an error naming the flag.
 func TestTLSBadFlags(t *testing.T) {
-	prefsdBinary(t)
+	testbin.Prefsd(t)
 	ca := testnode.NewCA(t, "prefsd-e2e-ca")
 	other := testnode.NewCA(t, "other-ca")
 	cert, key, _ := ca.Issue(t, "n1")
@@ -182,7 +183,7 @@ func TestTLSBadFlags(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			addrs := freeAddrs(t, 2)
+			addrs := testbin.FreeAddrs(t, 2)
 			args := append([]string{"--data-dir", filepath.Join(dir, "data"), "--raft-addr", addrs[0], "--http-addr", addrs[1]}, tc.args...)
 			res := runToExit(t, dir, nil, 20*time.Second, args...)
 			if res.Code == 0 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prefsd/prefsd/internal/testbin"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -107,17 +109,13 @@ func TestReportPrint(t *testing.T) {
 // TestCompare runs the whole comparison briefly against real processes:
 // prefsd always, etcd as well where it is installed.
 func TestCompare(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs real clusters")
-	}
 	dir := t.TempDir()
-	bins := map[string]string{"prefsd": "./cmd/prefsd", "prefsbench": "./cmd/prefsbench"}
-	for name, pkg := range bins {
-		cmd := exec.Command("go", "build", "-tags", "hashicorpmetrics", "-o", filepath.Join(dir, name), pkg)
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, out)
-		}
+	prefsd := testbin.Prefsd(t)
+	t.Cleanup(testbin.Cleanup)
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "prefsbench"), "./cmd/prefsbench")
+	cmd.Dir = "../.."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build prefsbench: %v\n%s", err, out)
 	}
 	systems := "prefsd"
 	if _, err := exec.LookPath("etcd"); err == nil {
@@ -130,7 +128,7 @@ func TestCompare(t *testing.T) {
 	results := filepath.Join(dir, "results.json")
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{
-		"-prefsd", filepath.Join(dir, "prefsd"), "-prefsbench", filepath.Join(dir, "prefsbench"),
+		"-prefsd", prefsd, "-prefsbench", filepath.Join(dir, "prefsbench"),
 		"-dir", filepath.Join(dir, "run"), "-systems", systems, "-workloads", "write-16,stale-64-one-node",
 		"-duration", "500ms", "-warmup", "0s", "-users", "4", "-keys", "4", "-failovers", "1", "-json", results,
 	}, &stdout, &stderr)
