@@ -54,30 +54,24 @@ func runCatalogApply(ctx context.Context, args []string, getenv func(string) str
 
 func runCatalogShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("catalog show", "", "show lists the settings catalogue in force; --json prints every field of\nevery definition.", opTimeout, getenv, stdout, stderr)
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	cat, err := cl.Catalog(ctx)
-	if err != nil {
-		return err
-	}
-	settings := make([]client.Setting, len(cat.Settings))
-	for i, raw := range cat.Settings {
-		if err := json.Unmarshal(raw, &settings[i]); err != nil {
-			return fmt.Errorf("catalog show: %w", err)
+	return c.run(ctx, args, 0, 0, func(ctx context.Context, cl *client.Client, _ []string) error {
+		cat, err := cl.Catalog(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	return c.print(cat, func(w io.Writer) {
-		fmt.Fprintf(w, "catalogue version %d, %d settings\n", cat.Version, len(settings))
-		fmt.Fprintln(w, "REGISTRY\tSCOPE\tKEY\tTYPE\tDEFAULT\tNAME")
-		for _, s := range settings {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Registry, s.Scope, s.Key, s.Type, orDash(shorten(s.Default, 40)), s.Name)
+		settings := make([]client.Setting, len(cat.Settings))
+		for i, raw := range cat.Settings {
+			if err := json.Unmarshal(raw, &settings[i]); err != nil {
+				return fmt.Errorf("catalog show: %w", err)
+			}
 		}
+		return c.print(cat, func(w io.Writer) {
+			fmt.Fprintf(w, "catalogue version %d, %d settings\n", cat.Version, len(settings))
+			fmt.Fprintln(w, "REGISTRY\tSCOPE\tKEY\tTYPE\tDEFAULT\tNAME")
+			for _, s := range settings {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Registry, s.Scope, s.Key, s.Type, orDash(shorten(s.Default, 40)), s.Name)
+			}
+		})
 	})
 }
 

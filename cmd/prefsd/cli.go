@@ -141,6 +141,22 @@ func (c *opCommand) given(name string) bool {
 	return set
 }
 
+// run parses args, which must hold min to max positional arguments,
+// connects to the cluster, and calls call with the client and the
+// positional arguments, within --timeout.
+func (c *opCommand) run(ctx context.Context, args []string, min, max int, call func(ctx context.Context, cl *client.Client, pos []string) error) error {
+	pos, err := c.parse(args, min, max)
+	if err != nil {
+		return err
+	}
+	cl, ctx, cancel, err := c.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return call(ctx, cl, pos)
+}
+
 // client returns a client for --addr, and a context bounded by --timeout.
 func (c *opCommand) client(ctx context.Context) (*client.Client, context.Context, context.CancelFunc, error) {
 	opts := client.Options{Token: c.token}

@@ -78,50 +78,37 @@ func readPassword(name string) (string, error) {
 
 func runUserList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("user list", "", "list shows every user with its roles and what its preferences take up.", opTimeout, getenv, stdout, stderr)
-	if _, err := c.parse(args, 0, 0); err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	users, err := cl.Users(ctx)
-	if err != nil {
-		return err
-	}
-	return c.print(users, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tUSERNAME\tEMAIL\tROLES\tPREFERENCES\tBYTES\tJOINED")
-		for _, u := range users {
-			var roles []string
-			if u.IsSuperuser {
-				roles = append(roles, "superuser")
-			}
-			if u.IsStaff {
-				roles = append(roles, "staff")
-			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", u.ID, u.Username, orDash(u.Email),
-				orDash(strings.Join(roles, ",")), u.Usage.Preferences, u.Usage.Bytes, u.DateJoined)
+	return c.run(ctx, args, 0, 0, func(ctx context.Context, cl *client.Client, _ []string) error {
+		users, err := cl.Users(ctx)
+		if err != nil {
+			return err
 		}
+		return c.print(users, func(w io.Writer) {
+			fmt.Fprintln(w, "ID\tUSERNAME\tEMAIL\tROLES\tPREFERENCES\tBYTES\tJOINED")
+			for _, u := range users {
+				var roles []string
+				if u.IsSuperuser {
+					roles = append(roles, "superuser")
+				}
+				if u.IsStaff {
+					roles = append(roles, "staff")
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", u.ID, u.Username, orDash(u.Email),
+					orDash(strings.Join(roles, ",")), u.Usage.Preferences, u.Usage.Bytes, u.DateJoined)
+			}
+		})
 	})
 }
 
 func runUserDelete(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("user delete", "USERNAME", "delete deletes USERNAME with every preference, setting, token and session\nof theirs.", opTimeout, getenv, stdout, stderr)
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if err := cl.DeleteUser(ctx, pos[0]); err != nil {
-		return err
-	}
-	return c.print(map[string]string{"deleted": pos[0]}, func(w io.Writer) {
-		fmt.Fprintf(w, "deleted user %s\n", pos[0])
+	return c.run(ctx, args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		if err := cl.DeleteUser(ctx, pos[0]); err != nil {
+			return err
+		}
+		return c.print(map[string]string{"deleted": pos[0]}, func(w io.Writer) {
+			fmt.Fprintf(w, "deleted user %s\n", pos[0])
+		})
 	})
 }
 
@@ -139,48 +126,34 @@ func runTokenCreate(ctx context.Context, args []string, getenv func(string) stri
 		"create makes an API token for USERNAME and prints it. The secret is shown\nonly now: the cluster keeps its SHA-256 digest alone.",
 		opTimeout, getenv, stdout, stderr)
 	name := c.fs.String("name", "prefsd-cli", "a name for the token, 1 to 100 characters")
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	tok, err := cl.CreateToken(ctx, pos[0], *name)
-	if err != nil {
-		return err
-	}
-	return c.print(tok, func(w io.Writer) {
-		fmt.Fprintf(w, "id\t%d\n", tok.ID)
-		fmt.Fprintf(w, "name\t%s\n", tok.Name)
-		fmt.Fprintf(w, "user\t%s\n", pos[0])
-		fmt.Fprintf(w, "token\t%s\n", tok.Secret)
-		fmt.Fprintln(w, "\t(shown only now; keep it safe)")
+	return c.run(ctx, args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		tok, err := cl.CreateToken(ctx, pos[0], *name)
+		if err != nil {
+			return err
+		}
+		return c.print(tok, func(w io.Writer) {
+			fmt.Fprintf(w, "id\t%d\n", tok.ID)
+			fmt.Fprintf(w, "name\t%s\n", tok.Name)
+			fmt.Fprintf(w, "user\t%s\n", pos[0])
+			fmt.Fprintf(w, "token\t%s\n", tok.Secret)
+			fmt.Fprintln(w, "\t(shown only now; keep it safe)")
+		})
 	})
 }
 
 func runTokenList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("token list", "USERNAME", "list shows USERNAME's tokens, without their secrets.", opTimeout, getenv, stdout, stderr)
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	toks, err := cl.Tokens(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return c.print(toks, func(w io.Writer) {
-		fmt.Fprintln(w, "ID\tNAME\tCREATED")
-		for _, t := range toks {
-			fmt.Fprintf(w, "%d\t%s\t%s\n", t.ID, t.Name, t.Created)
+	return c.run(ctx, args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		toks, err := cl.Tokens(ctx, pos[0])
+		if err != nil {
+			return err
 		}
+		return c.print(toks, func(w io.Writer) {
+			fmt.Fprintln(w, "ID\tNAME\tCREATED")
+			for _, t := range toks {
+				fmt.Fprintf(w, "%d\t%s\t%s\n", t.ID, t.Name, t.Created)
+			}
+		})
 	})
 }
 
@@ -234,25 +207,21 @@ func quotaFlags() []quotaFlag {
 
 func runQuotaShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("quota show", "[USERNAME]", "show prints the default quota, or the quota in force for USERNAME.", opTimeout, getenv, stdout, stderr)
-	pos, err := c.parse(args, 0, 1)
-	if err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	var q client.Quota
-	if len(pos) == 0 {
-		q, err = cl.DefaultQuota(ctx)
-	} else {
-		q, err = cl.UserQuota(ctx, pos[0])
-	}
-	if err != nil {
-		return err
-	}
-	return c.printQuota(q)
+	return c.run(ctx, args, 0, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		var (
+			q   client.Quota
+			err error
+		)
+		if len(pos) == 0 {
+			q, err = cl.DefaultQuota(ctx)
+		} else {
+			q, err = cl.UserQuota(ctx, pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		return c.printQuota(q)
+	})
 }
 
 func runQuotaSet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -301,20 +270,13 @@ func runQuotaSet(ctx context.Context, args []string, getenv func(string) string,
 
 func runQuotaReset(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c := newOp("quota reset", "USERNAME", "reset drops USERNAME's overrides: the default quota applies again.", opTimeout, getenv, stdout, stderr)
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	cl, ctx, cancel, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	q, err := cl.ResetUserQuota(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return c.printQuota(q)
+	return c.run(ctx, args, 1, 1, func(ctx context.Context, cl *client.Client, pos []string) error {
+		q, err := cl.ResetUserQuota(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return c.printQuota(q)
+	})
 }
 
 func (c *opCommand) printQuota(q client.Quota) error {
