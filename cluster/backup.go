@@ -463,15 +463,7 @@ func reindexStateHeader(line []byte, idx uint64) ([]byte, error) {
 func (n *Node) reconcileAfterRestore(ctx context.Context, before *fsm.State) []string {
 	var warnings []string
 	apply := func(t fsm.CmdType, body any) {
-		cmd, err := fsm.Encode(t, body)
-		if err == nil {
-			var res fsm.Result
-			res, _, err = n.Apply(ctx, cmd)
-			if err == nil && res.Err != nil {
-				err = res.Err
-			}
-		}
-		if err != nil {
+		if err := n.applyOwn(ctx, t, body); err != nil {
 			n.log.Warn("after restore", "command", t.String(), "err", err)
 			warnings = append(warnings, fmt.Sprintf("%s: %v", t, err))
 		}

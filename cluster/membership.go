@@ -99,17 +99,26 @@ const AdminUsername = "admin"
 // applyHousekeeping applies a command the leader issues on its own, logging
 // rather than returning failures: the next leader will try again.
 func (n *Node) applyHousekeeping(ctx context.Context, t fsm.CmdType, body any) {
-	cmd, err := fsm.Encode(t, body)
-	if err == nil {
-		var res fsm.Result
-		res, _, err = n.Apply(ctx, cmd)
-		if err == nil && res.Err != nil {
-			err = res.Err
-		}
-	}
-	if err != nil {
+	if err := n.applyOwn(ctx, t, body); err != nil {
 		n.log.Warn("leader housekeeping failed", "command", t.String(), "err", err)
 	}
+}
+
+// applyOwn applies a command this node issues itself, a refusal counting
+// as an error.
+func (n *Node) applyOwn(ctx context.Context, t fsm.CmdType, body any) error {
+	cmd, err := fsm.Encode(t, body)
+	if err != nil {
+		return err
+	}
+	res, _, err := n.Apply(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil { // a typed nil must not become a non-nil error
+		return res.Err
+	}
+	return nil
 }
 
 // Join adds a node to the cluster as a voter. On a follower it forwards the
