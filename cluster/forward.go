@@ -78,7 +78,12 @@ func (f *applyForwarder) forward(ctx context.Context, cmd fsm.Command) (ApplyRes
 		}
 	}
 	f.mu.Unlock()
-	return ApplyResponse{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	select {
+	case <-c.done: // answered meanwhile: that answer is the outcome
+		return c.resp, c.err
+	default:
+		return ApplyResponse{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	}
 }
 
 // run is one forwarding worker: it sends whatever is queued, one batch at
