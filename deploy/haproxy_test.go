@@ -63,7 +63,7 @@ func TestHAProxyFailover(t *testing.T) {
 	})
 
 	// haproxy refuses node-to-node endpoints from clients.
-	res, err := do("POST", base+"/internal/v1/apply", "", "", "{}")
+	res, err := testbin.Do("POST", base+"/internal/v1/apply", "", "", "{}")
 	if err != nil || res.Status != 403 {
 		t.Fatalf("POST /internal/v1/apply through haproxy: %v %v, want 403", res, err)
 	}

@@ -4,10 +4,8 @@
 package deploy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,61 +107,6 @@ func (p *proc) kill() {
 	p.t.Logf("%s: killed", p.name)
 }
 
-// httpClient is used for every request. Keep-alives are off so that a
-// killed node or a cut link leaves no pooled connection behind.
-var httpClient = &http.Client{
-	Timeout:   20 * time.Second,
-	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-}
-
-// response is an HTTP answer.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) String() string {
-	return fmt.Sprintf("%d %s", r.Status, testbin.Tail(string(bytes.TrimSpace(r.Body)), 300))
-}
-
-// do sends a request with the admin token (if token is set) and a JSON
-// body (if body is not nil; a string is sent as it is).
-func do(method, url, token, contentType string, body any) (response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			return response{}, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Token "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := httpClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: data}, nil
-}
-
 // prefsClient writes and reads the admin user's free-form preferences
 // through the edX dialect at base (a node or a load balancer).
 type prefsClient struct {
@@ -173,7 +116,7 @@ type prefsClient struct {
 // put sets key to value. Setting a key to the value it has is idempotent,
 // so a put whose outcome is unknown can simply be sent again.
 func (c prefsClient) put(key, value string) error {
-	res, err := do(http.MethodPatch, c.base+"/api/user/v1/preferences/admin", adminToken,
+	res, err := testbin.Do(http.MethodPatch, c.base+"/api/user/v1/preferences/admin", "Token "+adminToken,
 		"application/merge-patch+json", map[string]string{key: value})
 	if err != nil {
 		return err
@@ -186,7 +129,7 @@ func (c prefsClient) put(key, value string) error {
 
 // get reads every preference with a linearizable read.
 func (c prefsClient) get() (map[string]string, error) {
-	res, err := do(http.MethodGet, c.base+"/api/user/v1/preferences/admin?consistency=linearizable", adminToken, "", nil)
+	res, err := testbin.Do(http.MethodGet, c.base+"/api/user/v1/preferences/admin?consistency=linearizable", "Token "+adminToken, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +219,7 @@ type clusterStatus struct {
 // status fetches a node's view of the cluster.
 func status(base string) (clusterStatus, error) {
 	var st clusterStatus
-	res, err := do(http.MethodGet, base+"/api/cluster/status", adminToken, "", nil)
+	res, err := testbin.Do(http.MethodGet, base+"/api/cluster/status", "Token "+adminToken, "", nil)
 	if err != nil {
 		return st, err
 	}
@@ -299,7 +242,7 @@ type digest struct {
 func sameDigests(bases []string) error {
 	var first digest
 	for i, base := range bases {
-		res, err := do(http.MethodGet, base+"/api/cluster/digest", adminToken, "", nil)
+		res, err := testbin.Do(http.MethodGet, base+"/api/cluster/digest", "Token "+adminToken, "", nil)
 		if err != nil {
 			return err
 		}
@@ -324,7 +267,7 @@ func sameDigests(bases []string) error {
 
 // ready checks GET /readyz.
 func ready(base string) error {
-	res, err := do(http.MethodGet, base+"/readyz", "", "", nil)
+	res, err := testbin.Do(http.MethodGet, base+"/readyz", "", "", nil)
 	if err != nil {
 		return err
 	}

@@ -321,7 +321,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 	}
 	// Lower the admin's quota below what it holds: the next new key is
 	// refused by the state machine.
-	res, err := do(http.MethodPut, n.base()+"/api/admin/users/admin/quota", adminToken, "application/json", map[string]int{"max_preferences": 1})
+	res, err := testbin.Do(http.MethodPut, n.base()+"/api/admin/users/admin/quota", "Token "+adminToken, "application/json", map[string]int{"max_preferences": 1})
 	if err != nil || res.Status != http.StatusOK {
 		t.Fatalf("PUT quota: %v %v", res, err)
 	}
@@ -357,7 +357,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 // scrape returns the sample names (with their _bucket, _sum and _count
 // suffixes) of a Prometheus text exposition.
 func scrape(url string) (map[string]bool, error) {
-	res, err := do(http.MethodGet, url, "", "", nil)
+	res, err := testbin.Do(http.MethodGet, url, "", "", nil)
 	if err != nil {
 		return nil, err
 	}

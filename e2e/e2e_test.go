@@ -25,13 +25,13 @@ import (
 // API helpers. Each returns the node's answer; the callers decide what an
 // acceptable answer is.
 
-func createUser(n *Node, username string) (response, error) {
-	return do(http.MethodPost, n.URL("/api/admin/users"), "Token "+adminToken, "application/json",
+func createUser(n *Node, username string) (testbin.Response, error) {
+	return testbin.Do(http.MethodPost, n.URL("/api/admin/users"), "Token "+adminToken, "application/json",
 		map[string]string{"username": username})
 }
 
-func createToken(n *Node, username, name string) (string, response, error) {
-	res, err := do(http.MethodPost, n.URL("/api/admin/users/"+url.PathEscape(username)+"/tokens"), "Token "+adminToken,
+func createToken(n *Node, username, name string) (string, testbin.Response, error) {
+	res, err := testbin.Do(http.MethodPost, n.URL("/api/admin/users/"+url.PathEscape(username)+"/tokens"), "Token "+adminToken,
 		"application/json", map[string]string{"name": name})
 	if err != nil || res.Status != http.StatusCreated {
 		return "", res, err
@@ -46,31 +46,31 @@ func createToken(n *Node, username, name string) (string, response, error) {
 }
 
 // edxPatch is the edX dialect's merge-patch of preferences.
-func edxPatch(n *Node, token, username string, prefs map[string]string) (response, error) {
-	return do(http.MethodPatch, n.URL("/api/user/v1/preferences/"+url.PathEscape(username)), "Bearer "+token,
+func edxPatch(n *Node, token, username string, prefs map[string]string) (testbin.Response, error) {
+	return testbin.Do(http.MethodPatch, n.URL("/api/user/v1/preferences/"+url.PathEscape(username)), "Bearer "+token,
 		"application/merge-patch+json", prefs)
 }
 
 // edxGetAll reads a user's preferences linearizably in the edX dialect.
-func edxGetAll(n *Node, token, username string) (response, error) {
-	return do(http.MethodGet, n.URL("/api/user/v1/preferences/"+url.PathEscape(username)+"?consistency=linearizable"),
+func edxGetAll(n *Node, token, username string) (testbin.Response, error) {
+	return testbin.Do(http.MethodGet, n.URL("/api/user/v1/preferences/"+url.PathEscape(username)+"?consistency=linearizable"),
 		"Bearer "+token, "", nil)
 }
 
 // layoutPost is the layout dialect's write of one preference.
-func layoutPost(n *Node, token, key, value string) (response, error) {
-	return do(http.MethodPost, n.URL("/api/users/preferences/"+url.PathEscape(key)+"/"), "JWT "+token,
+func layoutPost(n *Node, token, key, value string) (testbin.Response, error) {
+	return testbin.Do(http.MethodPost, n.URL("/api/users/preferences/"+url.PathEscape(key)+"/"), "JWT "+token,
 		"application/json", map[string]string{"preferences": value})
 }
 
 // layoutGet reads one preference linearizably in the layout dialect.
-func layoutGet(n *Node, token, key string) (response, error) {
-	return do(http.MethodGet, n.URL("/api/users/preferences/"+url.PathEscape(key)+"/?consistency=linearizable"),
+func layoutGet(n *Node, token, key string) (testbin.Response, error) {
+	return testbin.Do(http.MethodGet, n.URL("/api/users/preferences/"+url.PathEscape(key)+"/?consistency=linearizable"),
 		"JWT "+token, "", nil)
 }
 
 // mustStatus fails the test unless send answers want on its first try.
-func mustStatus(t *testing.T, what string, want int, send func() (response, error)) response {
+func mustStatus(t *testing.T, what string, want int, send func() (testbin.Response, error)) testbin.Response {
 	t.Helper()
 	res, err := send()
 	if err != nil {
@@ -86,7 +86,7 @@ func mustStatus(t *testing.T, what string, want int, send func() (response, erro
 // so a retry after an unknown outcome is safe) until it is answered want,
 // retrying transport errors and 503 and 504 answers for at most bound. Any
 // other answer ends it at once. It returns a line per failed attempt.
-func retryWrite(bound time.Duration, want int, send func() (response, error)) ([]string, error) {
+func retryWrite(bound time.Duration, want int, send func() (testbin.Response, error)) ([]string, error) {
 	start := time.Now()
 	var failures []string
 	for {
@@ -118,7 +118,7 @@ type store struct {
 // acknowledged.
 func (s *store) edx(t *testing.T, n *Node, prefs map[string]string) {
 	t.Helper()
-	mustStatus(t, fmt.Sprintf("edX PATCH %v through %s", prefs, n.ID), http.StatusNoContent, func() (response, error) {
+	mustStatus(t, fmt.Sprintf("edX PATCH %v through %s", prefs, n.ID), http.StatusNoContent, func() (testbin.Response, error) {
 		return edxPatch(n, s.token, s.user, prefs)
 	})
 	maps.Copy(s.want, prefs)
@@ -128,7 +128,7 @@ func (s *store) edx(t *testing.T, n *Node, prefs map[string]string) {
 // records it once acknowledged.
 func (s *store) layout(t *testing.T, n *Node, key, value string) {
 	t.Helper()
-	mustStatus(t, fmt.Sprintf("layout POST %s=%q through %s", key, value, n.ID), http.StatusCreated, func() (response, error) {
+	mustStatus(t, fmt.Sprintf("layout POST %s=%q through %s", key, value, n.ID), http.StatusCreated, func() (testbin.Response, error) {
 		return layoutPost(n, s.token, key, value)
 	})
 	s.want[key] = value
@@ -138,7 +138,7 @@ func (s *store) layout(t *testing.T, n *Node, key, value string) {
 // failoverWriteBound (see retryWrite) and logs every failed attempt.
 func (s *store) retryEdx(t *testing.T, n *Node, prefs map[string]string) {
 	t.Helper()
-	s.retry(t, fmt.Sprintf("edX PATCH %v through %s", prefs, n.ID), http.StatusNoContent, func() (response, error) {
+	s.retry(t, fmt.Sprintf("edX PATCH %v through %s", prefs, n.ID), http.StatusNoContent, func() (testbin.Response, error) {
 		return edxPatch(n, s.token, s.user, prefs)
 	})
 	maps.Copy(s.want, prefs)
@@ -147,13 +147,13 @@ func (s *store) retryEdx(t *testing.T, n *Node, prefs map[string]string) {
 // retryLayout is layout with retries, as retryEdx.
 func (s *store) retryLayout(t *testing.T, n *Node, key, value string) {
 	t.Helper()
-	s.retry(t, fmt.Sprintf("layout POST %s=%q through %s", key, value, n.ID), http.StatusCreated, func() (response, error) {
+	s.retry(t, fmt.Sprintf("layout POST %s=%q through %s", key, value, n.ID), http.StatusCreated, func() (testbin.Response, error) {
 		return layoutPost(n, s.token, key, value)
 	})
 	s.want[key] = value
 }
 
-func (s *store) retry(t *testing.T, what string, want int, send func() (response, error)) {
+func (s *store) retry(t *testing.T, what string, want int, send func() (testbin.Response, error)) {
 	t.Helper()
 	failures, err := retryWrite(failoverWriteBound, want, send)
 	for _, f := range failures {
@@ -220,7 +220,7 @@ func (s *store) verify(t *testing.T, nodes []*Node) {
 
 // retryable turns an answer into an error to poll past if it is a 503 or
 // 504, and into a permanent one otherwise.
-func retryable(res response) error {
+func retryable(res testbin.Response) error {
 	err := fmt.Errorf("answer %v", res)
 	if res.Status == http.StatusServiceUnavailable || res.Status == http.StatusGatewayTimeout {
 		return err
@@ -258,7 +258,7 @@ func TestThreeNodeCrashAndRestart(t *testing.T) {
 	t.Logf("cluster formed in %v; leader %s", time.Since(testStart).Round(time.Millisecond), leader.ID)
 
 	// A user and a token, created through a follower.
-	mustStatus(t, "create user alice through "+followers[0].ID, http.StatusCreated, func() (response, error) {
+	mustStatus(t, "create user alice through "+followers[0].ID, http.StatusCreated, func() (testbin.Response, error) {
 		return createUser(followers[0], "alice")
 	})
 	token, res, err := createToken(followers[0], "alice", "t")
@@ -287,7 +287,7 @@ func TestThreeNodeCrashAndRestart(t *testing.T) {
 	during := map[string]string{"written-during-election": "yes"}
 	duringDone := make(chan outcome, 1)
 	go func() {
-		failures, err := retryWrite(failoverWriteBound, http.StatusNoContent, func() (response, error) {
+		failures, err := retryWrite(failoverWriteBound, http.StatusNoContent, func() (testbin.Response, error) {
 			return edxPatch(survivors[0], token, "alice", during)
 		})
 		duringDone <- outcome{failures, err, time.Since(killedAt)}
@@ -364,11 +364,11 @@ func TestJoinRetriesUntilLeaderExists(t *testing.T) {
 		t.Errorf("leader is %s, want the bootstrapping n1", leader.ID)
 	}
 	// n2 is a working member: a write through it is forwarded to n1.
-	mustStatus(t, "create a user through n2", http.StatusCreated, func() (response, error) {
+	mustStatus(t, "create a user through n2", http.StatusCreated, func() (testbin.Response, error) {
 		return createUser(n2, "carol")
 	})
-	mustStatus(t, "read the user back from n1", http.StatusOK, func() (response, error) {
-		return do(http.MethodGet, n1.URL("/api/admin/users/carol"), "Token "+adminToken, "", nil)
+	mustStatus(t, "read the user back from n1", http.StatusOK, func() (testbin.Response, error) {
+		return testbin.Do(http.MethodGet, n1.URL("/api/admin/users/carol"), "Token "+adminToken, "", nil)
 	})
 }
 
@@ -421,7 +421,7 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 	// ready, so the first requests may be refused for a moment.
 	refused := 0
 	testbin.Eventually(t, 10*time.Second, "the printed token to be accepted by GET /api/admin/users", func() error {
-		res, err := do(http.MethodGet, n.URL("/api/admin/users"), "Token "+token, "", nil)
+		res, err := testbin.Do(http.MethodGet, n.URL("/api/admin/users"), "Token "+token, "", nil)
 		if err != nil {
 			return err
 		}
@@ -437,8 +437,8 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 	if refused > 0 {
 		t.Logf("note: /readyz said ready while the printed token was still refused (%d times 401)", refused)
 	}
-	mustStatus(t, "create a user with the printed token", http.StatusCreated, func() (response, error) {
-		return do(http.MethodPost, n.URL("/api/admin/users"), "Token "+token, "application/json", map[string]string{"username": "dave"})
+	mustStatus(t, "create a user with the printed token", http.StatusCreated, func() (testbin.Response, error) {
+		return testbin.Do(http.MethodPost, n.URL("/api/admin/users"), "Token "+token, "application/json", map[string]string{"username": "dave"})
 	})
 
 	n.Stop()
@@ -447,8 +447,8 @@ func TestDefaultRunPrintsToken(t *testing.T) {
 	if out := n.Stdout(); strings.Contains(out, "PREFSD_TOKEN") || strings.Contains(out, "generated") {
 		t.Errorf("the second start printed a token again:\n%s", out)
 	}
-	res := mustStatus(t, "GET /api/admin/users with the first token after a restart", http.StatusOK, func() (response, error) {
-		return do(http.MethodGet, n.URL("/api/admin/users"), "Token "+token, "", nil)
+	res := mustStatus(t, "GET /api/admin/users with the first token after a restart", http.StatusOK, func() (testbin.Response, error) {
+		return testbin.Do(http.MethodGet, n.URL("/api/admin/users"), "Token "+token, "", nil)
 	})
 	var users []struct {
 		Username    string `json:"username"`
@@ -474,10 +474,10 @@ func TestMetricsExposeRaft(t *testing.T) {
 	n.Env = clusterEnv()
 	n.Start(n.Flags()...) // no --join: bootstraps
 	waitCluster(t, []*Node{n}, []*Node{n}, 20*time.Second)
-	mustStatus(t, "create a user", http.StatusCreated, func() (response, error) { return createUser(n, "erin") })
+	mustStatus(t, "create a user", http.StatusCreated, func() (testbin.Response, error) { return createUser(n, "erin") })
 
 	testbin.Eventually(t, 10*time.Second, "raft and HTTP series on GET /metrics", func() error {
-		res, err := do(http.MethodGet, n.URL("/metrics"), "", "", nil)
+		res, err := testbin.Do(http.MethodGet, n.URL("/metrics"), "", "", nil)
 		if err != nil {
 			return err
 		}
@@ -600,7 +600,7 @@ func TestFailedFirstStartKeepsToken(t *testing.T) {
 	testbin.Eventually(t, 10*time.Second, "some printed token to be accepted by GET /api/admin/users", func() error {
 		var answers []string
 		for _, tok := range tokens {
-			res, err := do(http.MethodGet, n.URL("/api/admin/users"), "Token "+tok, "", nil)
+			res, err := testbin.Do(http.MethodGet, n.URL("/api/admin/users"), "Token "+tok, "", nil)
 			if err != nil {
 				return err
 			}
@@ -626,7 +626,7 @@ func TestNoQuorumAnswersUnavailable(t *testing.T) {
 	n2.Start(n2.Flags("--join", n1.HTTPAddr, "--leader-wait=1s")...)
 	n3.Start(n3.Flags("--join", n1.HTTPAddr, "--leader-wait=1s")...)
 	waitCluster(t, nodes, nodes, 30*time.Second)
-	mustStatus(t, "create alice", http.StatusCreated, func() (response, error) { return createUser(n2, "alice") })
+	mustStatus(t, "create alice", http.StatusCreated, func() (testbin.Response, error) { return createUser(n2, "alice") })
 	token, res, err := createToken(n2, "alice", "t")
 	if err != nil || token == "" {
 		t.Fatalf("token: %v %v", res, err)
@@ -639,17 +639,17 @@ func TestNoQuorumAnswersUnavailable(t *testing.T) {
 		if err := n1.checkAlive(); err != nil {
 			return err
 		}
-		_, err := do(http.MethodGet, n1.URL("/healthz"), "", "", nil)
+		_, err := testbin.Do(http.MethodGet, n1.URL("/healthz"), "", "", nil)
 		return err
 	})
-	res, err = do(http.MethodGet, n1.URL("/api/user/v1/preferences/alice"), "Bearer "+token, "", nil)
+	res, err = testbin.Do(http.MethodGet, n1.URL("/api/user/v1/preferences/alice"), "Bearer "+token, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != http.StatusServiceUnavailable {
 		t.Errorf("GET preferences with alice's valid token on a node without quorum: %v, want 503", res)
 	}
-	res, err = do(http.MethodGet, n1.URL("/api/cluster/status"), "Token "+adminToken, "", nil)
+	res, err = testbin.Do(http.MethodGet, n1.URL("/api/cluster/status"), "Token "+adminToken, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

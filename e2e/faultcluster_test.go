@@ -402,7 +402,7 @@ func (fc *faultCluster) remove(n *faultNode) {
 		t.Fatalf("no live node to remove %s through", n.ID)
 	}
 	testbin.Eventually(t, 30*time.Second, "the removal of "+n.ID, func() error {
-		res, err := do(http.MethodDelete, via.URL("/api/cluster/nodes/"+url.PathEscape(n.ID)), "Token "+adminToken, "", nil)
+		res, err := testbin.Do(http.MethodDelete, via.URL("/api/cluster/nodes/"+url.PathEscape(n.ID)), "Token "+adminToken, "", nil)
 		if err != nil {
 			return err
 		}
@@ -459,7 +459,7 @@ func (fc *faultCluster) waitConverged(timeout time.Duration) digest {
 			if err := n.checkAlive(); err != nil {
 				return err
 			}
-			res, err := do(http.MethodGet, n.URL("/api/cluster/digest"), "Token "+adminToken, "", nil)
+			res, err := testbin.Do(http.MethodGet, n.URL("/api/cluster/digest"), "Token "+adminToken, "", nil)
 			if err != nil {
 				return err
 			}

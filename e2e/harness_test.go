@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -319,60 +317,6 @@ func (n *Node) dumpLogs() {
 	}
 }
 
-// httpClient is used for every request to a node. Keep-alives are off so
-// that a killed node leaves no pooled connection behind.
-var httpClient = &http.Client{
-	Timeout:   20 * time.Second,
-	Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-}
-
-// response is a node's answer.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) String() string {
-	return fmt.Sprintf("%d %s", r.Status, bytes.TrimSpace(r.Body))
-}
-
-// do sends a request; auth is the whole Authorization header value, or "".
-func do(method, url, auth, contentType string, body any) (response, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			return response{}, err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := httpClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		return response{}, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: data}, nil
-}
-
 // clusterStatus is GET /api/cluster/status's answer.
 type clusterStatus struct {
 	NodeID        string `json:"node_id"`
@@ -397,7 +341,7 @@ func (n *Node) status(token string) (clusterStatus, error) {
 	if err := n.checkAlive(); err != nil {
 		return st, err
 	}
-	res, err := do(http.MethodGet, n.URL("/api/cluster/status"), "Token "+token, "", nil)
+	res, err := testbin.Do(http.MethodGet, n.URL("/api/cluster/status"), "Token "+token, "", nil)
 	if err != nil {
 		return st, fmt.Errorf("node %s: status: %w", n.ID, err)
 	}
@@ -415,7 +359,7 @@ func (n *Node) ready() error {
 	if err := n.checkAlive(); err != nil {
 		return err
 	}
-	res, err := do(http.MethodGet, n.URL("/readyz"), "", "", nil)
+	res, err := testbin.Do(http.MethodGet, n.URL("/readyz"), "", "", nil)
 	if err != nil {
 		return fmt.Errorf("node %s: readyz: %w", n.ID, err)
 	}

@@ -57,7 +57,7 @@ func newLedger(t *testing.T, fc *faultCluster, n int) *ledger {
 			if res, err := createUser(via, name); err != nil || (res.Status != http.StatusCreated && res.Status != http.StatusBadRequest) {
 				return fmt.Errorf("create %s: %v %v", name, res, err)
 			}
-			res, err := do(http.MethodPut, via.URL("/api/admin/users/"+name+"/quota"), "Token "+adminToken, "application/json",
+			res, err := testbin.Do(http.MethodPut, via.URL("/api/admin/users/"+name+"/quota"), "Token "+adminToken, "application/json",
 				map[string]int64{"max_preferences": 1_000_000})
 			if err != nil || res.Status != http.StatusOK {
 				return fmt.Errorf("quota of %s: %v %v", name, res, err)
@@ -151,7 +151,7 @@ func (l *ledger) lost(t *testing.T, fc *faultCluster) (int, []string) {
 		for _, u := range l.users {
 			var got map[string]string
 			testbin.Eventually(t, 30*time.Second, "reading "+u.Name+"'s preferences from "+n.ID, func() error {
-				res, err := do(http.MethodGet, n.URL("/api/user/v1/preferences/"+u.Name+"?consistency=linearizable"), "Token "+u.Token, "", nil)
+				res, err := testbin.Do(http.MethodGet, n.URL("/api/user/v1/preferences/"+u.Name+"?consistency=linearizable"), "Token "+u.Token, "", nil)
 				if err != nil {
 					return err
 				}

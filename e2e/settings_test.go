@@ -44,8 +44,8 @@ func TestTypedSettingsThreeNodes(t *testing.T) {
 	followers := without(nodes, leader)
 
 	// A staff user who may change dynamic-preferences' global preferences.
-	mustStatus(t, "create ops", http.StatusCreated, func() (response, error) {
-		return do(http.MethodPost, followers[0].URL("/api/admin/users"), "Token "+adminToken, "application/json",
+	mustStatus(t, "create ops", http.StatusCreated, func() (testbin.Response, error) {
+		return testbin.Do(http.MethodPost, followers[0].URL("/api/admin/users"), "Token "+adminToken, "application/json",
 			map[string]any{"username": "ops", "is_staff": true,
 				"permissions": []string{"dynamic_preferences.change_globalpreferencemodel"}})
 	})
@@ -73,8 +73,8 @@ func TestTypedSettingsThreeNodes(t *testing.T) {
 	}
 	for i, w := range writes {
 		n := followers[i%len(followers)]
-		mustStatus(t, fmt.Sprintf("%s %s through %s", w.method, w.path, n.ID), http.StatusOK, func() (response, error) {
-			return do(w.method, n.URL(w.path), auth, "application/json", w.body)
+		mustStatus(t, fmt.Sprintf("%s %s through %s", w.method, w.path, n.ID), http.StatusOK, func() (testbin.Response, error) {
+			return testbin.Do(w.method, n.URL(w.path), auth, "application/json", w.body)
 		})
 	}
 
@@ -89,7 +89,7 @@ func TestTypedSettingsThreeNodes(t *testing.T) {
 		{"/api/preferences/global/user__max_users/", map[string]any{"value": "abc"}, `"value"`},
 	}
 	for _, r := range refused {
-		res, err := do(http.MethodPatch, followers[0].URL(r.path), auth, "application/json", r.body)
+		res, err := testbin.Do(http.MethodPatch, followers[0].URL(r.path), auth, "application/json", r.body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,8 +103,8 @@ func TestTypedSettingsThreeNodes(t *testing.T) {
 	survivors := followers
 	extra := settingWrite{http.MethodPatch, "/api/settings/global/INVENTREE_COMPANY_NAME/", map[string]any{"value": "Acme after failover"},
 		"/api/settings/global/INVENTREE_COMPANY_NAME/", "Acme after failover", inventreeValue}
-	if _, err := retryWrite(failoverWriteBound, http.StatusOK, func() (response, error) {
-		return do(extra.method, survivors[0].URL(extra.path), auth, "application/json", extra.body)
+	if _, err := retryWrite(failoverWriteBound, http.StatusOK, func() (testbin.Response, error) {
+		return testbin.Do(extra.method, survivors[0].URL(extra.path), auth, "application/json", extra.body)
 	}); err != nil {
 		t.Fatalf("write after the leader's death: %v", err)
 	}
@@ -116,7 +116,7 @@ func TestTypedSettingsThreeNodes(t *testing.T) {
 
 	for _, n := range nodes {
 		for _, w := range writes {
-			res, err := do(http.MethodGet, n.URL(w.read+"?consistency=linearizable"), auth, "", nil)
+			res, err := testbin.Do(http.MethodGet, n.URL(w.read+"?consistency=linearizable"), auth, "", nil)
 			if err != nil {
 				t.Fatalf("GET %s on %s: %v", w.read, n.ID, err)
 			}

@@ -6,9 +6,12 @@ package testbin
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,4 +193,57 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() er
 		}
 		<-tick.C
 	}
+}
+
+// Response is an HTTP answer read in full.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// String gives the status and the start of the body, for messages.
+func (r Response) String() string {
+	return fmt.Sprintf("%d %s", r.Status, Tail(string(bytes.TrimSpace(r.Body)), 300))
+}
+
+// Do sends one request and reads the whole answer. auth is the whole
+// Authorization header value ("" for none); a body that is not nil is sent
+// as JSON, or as it is if it is a string. Every request has a connection of
+// its own, so that a killed node or a cut link leaves no pooled connection
+// behind.
+func Do(method, url, auth, contentType string, body any) (Response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return Response{}, err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return Response{}, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	res, err := client.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return Response{}, fmt.Errorf("%s %s: reading the answer: %w", method, url, err)
+	}
+	return Response{Status: res.StatusCode, Header: res.Header, Body: data}, nil
 }
