@@ -197,24 +197,8 @@ func TestFollowerReadTimeoutLeavesCallToOthers(t *testing.T) {
 	setPref(t, pc.n3, uid, "k", "v2")
 
 	const readers = 8
-	ctx := opCtx(t)
-	errs := make(chan error, readers)
-	var wg sync.WaitGroup
-	for range readers {
-		wg.Go(func() {
-			st, err := pc.n2.Read(ctx, cluster.Linearizable)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if v, _ := st.Pref(uid, "k"); v != "v2" {
-				errs <- fmt.Errorf("read at index %d: k = %q, want %q", st.Index(), v, "v2")
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	wait := startReaders(opCtx(t), pc.n2, readers, uid, "k", "v2")
+	for _, err := range wait() {
 		t.Error(err)
 	}
 	// The readers returned after the call the abandoned read started had
@@ -278,22 +262,7 @@ func TestFollowerReadsFollowLeaderChange(t *testing.T) {
 	// own deadline, which is as long as the reads'.
 	pc.net.Block("n2", "n1")
 
-	const readers = 8
-	ctx := opCtx(t)
-	errs := make(chan error, readers)
-	var wg sync.WaitGroup
-	for range readers {
-		wg.Go(func() {
-			st, err := pc.n2.Read(ctx, cluster.Linearizable)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if v, _ := st.Pref(uid, "k"); v != "v1" {
-				errs <- fmt.Errorf("read at index %d: k = %q, want %q", st.Index(), v, "v1")
-			}
-		})
-	}
+	wait := startReaders(opCtx(t), pc.n2, 8, uid, "k", "v1")
 	testnode.Eventually(t, convergeFor, func() error {
 		if pc.net.Stats().BytesDropped == 0 {
 			return errors.New("no read-index call under way")
@@ -301,17 +270,45 @@ func TestFollowerReadsFollowLeaderChange(t *testing.T) {
 		return nil
 	})
 	transfer := pc.n1.Raft().LeadershipTransferToServer(raft.ServerID(pc.n3.ID()), raft.ServerAddress(pc.n3.RaftAddr())).Error()
-	wg.Wait()
-	close(errs)
+	errs := wait()
 	if transfer != nil {
 		t.Fatalf("leadership transfer to n3: %v", transfer)
 	}
-	for err := range errs {
+	for _, err := range errs {
 		t.Error(err)
 	}
 	leader := testnode.WaitLeader(t, []*testnode.Node{pc.n1, pc.n2, pc.n3})
 	setPref(t, leader, uid, "k", "v2")
 	if v, _ := readLinearizable(t, pc.n2).Pref(uid, "k"); v != "v2" {
 		t.Errorf("read on n2 after a write through %s: k = %q, want %q", leader.ID(), v, "v2")
+	}
+}
+
+// startReaders starts linearizable reads of key on n, one per reader, and
+// returns a function that waits for them and returns what went wrong: an
+// error, or a value other than want.
+func startReaders(ctx context.Context, n *testnode.Node, readers int, uid uint64, key, want string) func() []error {
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Go(func() {
+			st, err := n.Read(ctx, cluster.Linearizable)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if v, _ := st.Pref(uid, key); v != want {
+				errs <- fmt.Errorf("read at index %d: %s = %q, want %q", st.Index(), key, v, want)
+			}
+		})
+	}
+	return func() []error {
+		wg.Wait()
+		close(errs)
+		var out []error
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
 	}
 }
