@@ -30,6 +30,7 @@ func (s *server) routeCluster(r *gin.Engine) {
 	in.POST("/apply", s.internalApply)
 	in.POST("/apply-batch", s.internalApplyBatch)
 	in.GET("/readindex", s.internalReadIndex)
+	in.GET("/term", s.internalTerm)
 }
 
 // clusterError answers err as a node-to-node error body.
@@ -151,6 +152,12 @@ func (s *server) internalReadIndex(c *gin.Context) {
 		return
 	}
 	respond(c, http.StatusOK, cluster.ReadIndexResponse{Index: idx})
+}
+
+// internalTerm tells the leader this node's raft term, which it counts
+// towards confirming a linearizable read.
+func (s *server) internalTerm(c *gin.Context) {
+	respond(c, http.StatusOK, s.cluster.Term())
 }
 
 func (s *server) healthz(c *gin.Context) {

@@ -49,6 +49,8 @@ type Cluster interface {
 	TransferLeadership(ctx context.Context, to string) (cluster.TransferResult, error)
 	// ReadIndex is the leader's half of a consistent read.
 	ReadIndex(ctx context.Context, verify bool) (uint64, error)
+	// Term is this node's raft term, asked by a leader confirming a read.
+	Term() cluster.TermResponse
 	Join(ctx context.Context, req cluster.JoinRequest) error
 	Remove(ctx context.Context, nodeID string) error
 	Status() (cluster.Status, error)

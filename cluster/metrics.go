@@ -21,6 +21,7 @@ type Metrics struct {
 	leaderChanges prometheus.Counter
 	commands      *prometheus.CounterVec
 	quotaRefusals *prometheus.CounterVec
+	confirmations *prometheus.CounterVec
 }
 
 // NewMetrics creates the cluster metrics on reg.
@@ -55,6 +56,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "prefsd", Subsystem: "fsm", Name: "quota_refusals_total",
 			Help: "Writes the state machine refused for exceeding a quota, by limit.",
 		}, []string{"limit"}),
+		confirmations: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "prefsd", Subsystem: "raft", Name: "read_confirmations_total",
+			Help: "Leadership confirmations for linearizable reads, by how the quorum was asked: term or barrier.",
+		}, []string{"method"}),
+	}
+	for _, method := range []string{"term", "barrier"} {
+		m.confirmations.WithLabelValues(method)
 	}
 	for _, t := range fsm.CmdTypes() {
 		m.commands.WithLabelValues(t.String(), "ok")
@@ -92,6 +100,13 @@ func (m *Metrics) observeRead(c Consistency, d time.Duration) {
 		return
 	}
 	m.readDuration.WithLabelValues(c.String()).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeConfirm(method string) {
+	if m == nil {
+		return
+	}
+	m.confirmations.WithLabelValues(method).Inc()
 }
 
 func (m *Metrics) observeForward(kind string, err error) {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/prefsd/prefsd/fsm"
 )
 
@@ -227,25 +229,45 @@ func (n *Node) waitReady(ctx context.Context) error {
 // index, then checks with a quorum that this node is still the leader of
 // the same term.
 //
-// The check commits a barrier entry rather than calling raft.VerifyLeader:
-// VerifyLeader counts every follower acknowledgement processed after it
-// starts, replies to heartbeats and appends sent before it included, so a
-// leader that has just lost its quorum can be "confirmed" by replies that
-// predate the read. A quorum can only commit the barrier by accepting an
-// append sent after it was created, that is, after the read arrived.
+// It never relies on raft.VerifyLeader: that counts every follower
+// acknowledgement processed after it starts, replies to heartbeats and
+// appends sent before it included, so a leader that has just lost its
+// quorum can be "confirmed" by replies that predate the read. Both ways
+// used here ask the quorum after the read arrived: the term question (see
+// confirmTerm) and, when that cannot reach a quorum, a barrier entry, which
+// a quorum can only commit by accepting an append sent after it was made.
 func (n *Node) confirm() (uint64, error) {
 	term := n.raft.CurrentTerm()
 	if !n.IsLeader() || n.readyTerm.Load() != term {
 		return 0, ErrNotLeader
 	}
 	idx := n.fsm.Index()
-	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrNotLeader, err)
+	if err := n.confirmQuorum(term); err != nil {
+		return 0, err
 	}
 	if n.raft.CurrentTerm() != term {
 		return 0, ErrNotLeader
 	}
 	return idx, nil
+}
+
+// confirmQuorum checks that a quorum is still in term, asking the voters
+// first and committing a barrier if they do not all answer in time.
+func (n *Node) confirmQuorum(term uint64) error {
+	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HeartbeatTimeout)
+		err := confirmTerm(ctx, cf.Configuration(), raft.ServerID(n.cfg.NodeID), term, n.askTerm)
+		cancel()
+		if err == nil {
+			n.metrics.observeConfirm("term")
+			return nil
+		}
+	}
+	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	n.metrics.observeConfirm("barrier")
+	return nil
 }
 
 // readBatcher shares one read-index round among every read that is waiting

@@ -16,8 +16,11 @@ const (
 	// as a uvarint, and answers an ApplyBatchResponse.
 	PathApplyBatch = "/internal/v1/apply-batch"
 	PathReadIndex  = "/internal/v1/readindex"
-	PathJoin       = "/api/cluster/join"
-	PathNodes      = "/api/cluster/nodes/"
+	// PathTerm answers a TermResponse: the leader asks its voters for
+	// their term to confirm a linearizable read.
+	PathTerm  = "/internal/v1/term"
+	PathJoin  = "/api/cluster/join"
+	PathNodes = "/api/cluster/nodes/"
 )
 
 // Sentinel errors of the cluster layer. Match them with errors.Is.
@@ -110,6 +113,11 @@ type ApplyResponse struct {
 // write acknowledged before the request is at or below Index.
 type ReadIndexResponse struct {
 	Index uint64 `json:"index"`
+}
+
+// TermResponse is a node's answer to the leader's term question.
+type TermResponse struct {
+	Term uint64 `json:"term"`
 }
 
 // JoinRequest asks the cluster to add a node as a voter.

@@ -105,6 +105,8 @@ func TestWireErrorsOverHTTP(t *testing.T) {
 		{"readindex-on-follower", follower, http.MethodGet, cluster.PathReadIndex, testnode.ClusterKey, nil, http.StatusServiceUnavailable, "not_leader"},
 		{"readindex-unverified-on-follower", follower, http.MethodGet, cluster.PathReadIndex + "?verify=false", testnode.ClusterKey, nil, http.StatusServiceUnavailable, "not_leader"},
 		{"readindex-wrong-key", leader, http.MethodGet, cluster.PathReadIndex, "wrong", nil, http.StatusForbidden, "bad_cluster_key"},
+		{"term-wrong-key", follower, http.MethodGet, cluster.PathTerm, "wrong", nil, http.StatusForbidden, "bad_cluster_key"},
+		{"term-on-follower", follower, http.MethodGet, cluster.PathTerm, testnode.ClusterKey, nil, http.StatusOK, ""},
 		{"remove-unknown-on-leader", leader, http.MethodDelete, cluster.PathNodes + "nope", testnode.ClusterKey, nil, http.StatusNotFound, "not_found"},
 		// The follower forwards to the leader and relays its answer.
 		{"remove-unknown-on-follower", follower, http.MethodDelete, cluster.PathNodes + "nope", testnode.ClusterKey, nil, http.StatusNotFound, "not_found"},

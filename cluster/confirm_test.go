@@ -1,0 +1,62 @@
+package cluster_test
+
+import (
+	"testing"
+
+	"github.com/prefsd/prefsd/internal/testnode"
+)
+
+func confirmations(t *testing.T, n *testnode.Node, method string) float64 {
+	t.Helper()
+	return mustMetric(t, n.Registry, "prefsd_raft_read_confirmations_total", map[string]string{"method": method})
+}
+
+// Linearizable reads are confirmed by asking the voters for their term, with
+// no raft entry, as long as a quorum answers; the leader's term is what every
+// node reports.
+func TestLinearizableReadsConfirmByTerm(t *testing.T) {
+	nodes := testnode.StartCluster(t, 3, nil)
+	leader := testnode.WaitLeader(t, nodes)
+	uid := createUser(t, leader, "confirm")
+	setPref(t, leader, uid, "k", "v1")
+
+	for _, n := range nodes {
+		if got, want := n.Term().Term, leader.Raft().CurrentTerm(); got != want {
+			t.Errorf("%s reports term %d, the leader's is %d", n.ID(), got, want)
+		}
+	}
+
+	lastIndex := leader.Raft().LastIndex()
+	for _, n := range nodes {
+		st := readLinearizable(t, n)
+		if v, _ := st.Pref(uid, "k"); v != "v1" {
+			t.Errorf("linearizable read on %s: k = %q, want v1", n.ID(), v)
+		}
+	}
+	if got := confirmations(t, leader, "term"); got < 1 {
+		t.Errorf("term confirmations = %v, want at least 1", got)
+	}
+	if got := confirmations(t, leader, "barrier"); got != 0 {
+		t.Errorf("barrier confirmations = %v, want 0", got)
+	}
+	if got := leader.Raft().LastIndex(); got != lastIndex {
+		t.Errorf("reads appended to the raft log: last index %d, was %d", got, lastIndex)
+	}
+
+	// With one follower gone the other still makes a quorum.
+	gone := testnode.Followers(nodes)[0]
+	gone.Stop()
+	setPref(t, leader, uid, "k", "v2")
+	before := confirmations(t, leader, "term")
+	for _, n := range without(nodes, gone) {
+		if v, _ := readLinearizable(t, n).Pref(uid, "k"); v != "v2" {
+			t.Errorf("linearizable read on %s with a follower down: k = %q, want v2", n.ID(), v)
+		}
+	}
+	if got := confirmations(t, leader, "term"); got <= before {
+		t.Errorf("term confirmations %v -> %v with a follower down, want more", before, got)
+	}
+	if got := confirmations(t, leader, "barrier"); got != 0 {
+		t.Errorf("barrier confirmations = %v with a follower down, want 0", got)
+	}
+}
