@@ -70,13 +70,13 @@ func (n *Node) applyLocal(ctx context.Context, cmd fsm.Command) (ApplyResponse, 
 	return n.finishApply(ctx, n.startApply(ctx, cmd))
 }
 
-// applyPending is a command handed to raft, or the reason it was not.
+// applyPending is a command queued for raft, or the reason it was not.
 type applyPending struct {
-	f   raft.ApplyFuture
-	err error
+	call *commitCall
+	err  error
 }
 
-// startApply stamps cmd with this leader's clock and hands it to raft
+// startApply stamps cmd with this leader's clock and queues it for raft
 // without waiting for it.
 func (n *Node) startApply(ctx context.Context, cmd fsm.Command) applyPending {
 	if len(cmd) == 0 {
@@ -85,11 +85,11 @@ func (n *Node) startApply(ctx context.Context, cmd fsm.Command) applyPending {
 	if err := ctx.Err(); err != nil {
 		return applyPending{err: fmt.Errorf("%w: %v", ErrNoLeader, err)}
 	}
-	timeout := n.cfg.ApplyTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(n.cfg.ApplyTimeout)
 	}
-	return applyPending{f: n.raft.Apply(fsm.Stamp(cmd, n.clock().UnixNano()), timeout)}
+	return applyPending{call: n.committer.submit(fsm.Stamp(cmd, n.clock().UnixNano()), deadline)}
 }
 
 // finishApply waits for a command started by startApply and returns its
@@ -98,17 +98,9 @@ func (n *Node) finishApply(ctx context.Context, p applyPending) (ApplyResponse, 
 	if p.err != nil {
 		return ApplyResponse{}, p.err
 	}
-	f := p.f
-	// f.Error blocks until raft resolves the future, which it always does:
-	// on commit, on losing leadership, or on shutdown. The goroutine ends
-	// then, even if this call has returned.
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		return ApplyResponse{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	f, err := n.committer.wait(ctx, p.call)
+	if f == nil {
+		return ApplyResponse{}, err
 	}
 	switch {
 	case err == nil:

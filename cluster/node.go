@@ -78,6 +78,8 @@ type Node struct {
 	leaderForwards       *readBatcher
 	// forwarder batches the commands a follower forwards to the leader.
 	forwarder *applyForwarder
+	// committer hands the leader's commands to raft a group at a time.
+	committer *committer
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -241,11 +243,13 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 	n.leaderForwards = newReadBatcher(n.stop, func() (uint64, error) { return n.forwardReadIndex(false) })
 	n.metrics.watchRaft(n.raft, n.fsm)
 	n.forwarder = newApplyForwarder(n)
-	n.wg.Add(4 + forwardWorkers)
+	n.committer = newCommitter(n.raft.Apply, cfg.MaxAppendEntries)
+	n.wg.Add(5 + forwardWorkers)
 	go n.watchLeadership(notify)
 	go n.reads.run(&n.wg)
 	go n.linearizableForwards.run(&n.wg)
 	go n.leaderForwards.run(&n.wg)
+	go n.committer.run(n.stop, &n.wg)
 	for range forwardWorkers {
 		go n.forwarder.run(n.stop, &n.wg)
 	}
