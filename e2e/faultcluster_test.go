@@ -87,11 +87,15 @@ func (fc *faultCluster) add() *faultNode {
 	if err := fc.net.AddNode(id, ip); err != nil {
 		t.Fatalf("faultnet: add node %s: %v", id, err)
 	}
-	raftProxy, err := fc.net.Proxy(id, ip+":0", node.RaftAddr)
+	// The node's ports and its proxies' are chosen together, so a proxy
+	// cannot be given a port the node was given and has not bound yet.
+	addrs := testbin.FreeAddrsOn(t, ip, 4)
+	node.HTTPAddr, node.RaftAddr = addrs[0], addrs[1]
+	raftProxy, err := fc.net.Proxy(id, addrs[2], node.RaftAddr)
 	if err != nil {
 		t.Fatalf("faultnet: raft proxy for %s: %v", id, err)
 	}
-	httpProxy, err := fc.net.Proxy(id, ip+":0", node.HTTPAddr)
+	httpProxy, err := fc.net.Proxy(id, addrs[3], node.HTTPAddr)
 	if err != nil {
 		t.Fatalf("faultnet: HTTP proxy for %s: %v", id, err)
 	}
