@@ -152,13 +152,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 	}
 	rep := &report{Started: time.Now().UTC(), Options: o.view()}
-	for _, name := range o.systems {
-		sr, err := measure(ctx, o, name, logf)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		rep.Systems = append(rep.Systems, sr)
+	systems, err := measure(ctx, o, logf)
+	if err != nil {
+		return err
 	}
+	rep.Systems = systems
 	rep.print(stdout)
 	if o.jsonPath != "" {
 		if err := rep.write(o.jsonPath); err != nil {
@@ -169,34 +167,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// measure starts one system's cluster, runs every workload and the
-// failovers against it, and stops it.
-func measure(ctx context.Context, o *options, name string, logf func(string, ...any)) (systemResult, error) {
-	res := systemResult{System: name}
-	logf("%s: starting 3 nodes", name)
-	c, err := startCluster(ctx, o, name)
-	if err != nil {
-		return res, err
+// measure starts every system's cluster, then runs each workload against
+// the systems in turn, so that a machine that slows down or speeds up during
+// the run affects them alike; last come the failovers, which stop the
+// clusters.
+func measure(ctx context.Context, o *options, logf func(string, ...any)) ([]systemResult, error) {
+	var clusters []*cluster
+	defer func() {
+		for _, c := range clusters {
+			c.close()
+		}
+	}()
+	results := make([]systemResult, len(o.systems))
+	for i, name := range o.systems {
+		logf("%s: starting 3 nodes", name)
+		c, err := startCluster(ctx, o, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		clusters = append(clusters, c)
+		results[i] = systemResult{System: name, Version: c.version}
 	}
-	defer c.close()
-	res.Version = c.version
 	for _, wname := range o.workloads {
 		w, _ := findWorkload(wname)
-		logf("%s: %s (%d clients, %s)", name, w.Name, w.Clients, o.duration)
-		r, err := runWorkload(ctx, o, c, w)
-		if err != nil {
-			return res, fmt.Errorf("workload %s: %w", w.Name, err)
+		for i, c := range clusters {
+			logf("%s: %s (%d clients, %s)", c.system, w.Name, w.Clients, o.duration)
+			r, err := runWorkload(ctx, o, c, w)
+			if err != nil {
+				return nil, fmt.Errorf("%s: workload %s: %w", c.system, w.Name, err)
+			}
+			results[i].Workloads = append(results[i].Workloads, r)
 		}
-		res.Workloads = append(res.Workloads, r)
 	}
-	res.RSSMB = c.rssMB()
-	for i := range o.failovers {
-		d, err := c.failover(ctx)
-		if err != nil {
-			return res, fmt.Errorf("failover %d: %w", i+1, err)
+	for i, c := range clusters {
+		results[i].RSSMB = c.rssMB()
+		for f := range o.failovers {
+			d, err := c.failover(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s: failover %d: %w", c.system, f+1, err)
+			}
+			logf("%s: failover %d: %s", c.system, f+1, d.Round(time.Millisecond))
+			results[i].Failovers = append(results[i].Failovers, d.Seconds()*1000)
 		}
-		logf("%s: failover %d: %s", name, i+1, d.Round(time.Millisecond))
-		res.Failovers = append(res.Failovers, d.Seconds()*1000)
 	}
-	return res, nil
+	return results, nil
 }
