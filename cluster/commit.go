@@ -23,9 +23,7 @@ import (
 type committer struct {
 	apply func(data []byte, timeout time.Duration) raft.ApplyFuture
 	max   int // largest group, raft's MaxAppendEntries
-	mu    sync.Mutex
-	queue []*commitCall
-	kick  chan struct{}
+	queue *callQueue[*commitCall]
 }
 
 // commitCall is one command waiting for the committer.
@@ -42,19 +40,13 @@ type commitCall struct {
 }
 
 func newCommitter(apply func([]byte, time.Duration) raft.ApplyFuture, max int) *committer {
-	return &committer{apply: apply, max: max, kick: make(chan struct{}, 1)}
+	return &committer{apply: apply, max: max, queue: newCallQueue[*commitCall](1)}
 }
 
 // submit queues data, which must reach raft before deadline.
 func (c *committer) submit(data []byte, deadline time.Time) *commitCall {
 	call := &commitCall{data: data, deadline: deadline, done: make(chan struct{})}
-	c.mu.Lock()
-	c.queue = append(c.queue, call)
-	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default: // a wake-up is pending already
-	}
+	c.queue.push(call)
 	return call
 }
 
@@ -68,15 +60,9 @@ func (c *committer) wait(ctx context.Context, call *commitCall) (raft.ApplyFutur
 		return call.f, call.err
 	case <-ctx.Done():
 	}
-	c.mu.Lock()
-	for i, q := range c.queue {
-		if q == call {
-			c.queue = append(c.queue[:i], c.queue[i+1:]...)
-			c.mu.Unlock()
-			return nil, fmt.Errorf("%w: not started: %v", ErrNoLeader, ctx.Err())
-		}
+	if c.queue.withdraw(call) {
+		return nil, fmt.Errorf("%w: not started: %v", ErrNoLeader, ctx.Err())
 	}
-	c.mu.Unlock()
 	return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
 }
 
@@ -95,7 +81,7 @@ func (c *committer) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 		case <-stop:
 			c.failQueued()
 			return
-		case <-c.kick:
+		case <-c.queue.kick:
 		}
 		for c.commitGroup() {
 		}
@@ -104,11 +90,7 @@ func (c *committer) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 
 // failQueued fails every queued command with ErrShutdown.
 func (c *committer) failQueued() {
-	c.mu.Lock()
-	left := c.queue
-	c.queue = nil
-	c.mu.Unlock()
-	for _, call := range left {
+	for _, call := range c.queue.drain() {
 		call.err = ErrShutdown
 		close(call.done)
 	}
@@ -117,12 +99,8 @@ func (c *committer) failQueued() {
 // commitGroup hands the queued commands, up to max, to raft and waits until
 // raft has resolved them all. It reports whether there was any.
 func (c *committer) commitGroup() bool {
-	c.mu.Lock()
-	n := min(len(c.queue), c.max)
-	group := c.queue[:n:n]
-	c.queue = c.queue[n:]
-	c.mu.Unlock()
-	if n == 0 {
+	group := c.queue.take(func(taken []*commitCall, _ *commitCall) bool { return len(taken) < c.max })
+	if len(group) == 0 {
 		return false
 	}
 	for _, call := range group {

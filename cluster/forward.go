@@ -39,17 +39,16 @@ type forwardCall struct {
 // its own result, so a refusal or an error affects only its own caller.
 type applyForwarder struct {
 	n     *Node
-	mu    sync.Mutex
-	queue []*forwardCall
-	kick  chan struct{}
-	// unbatched is set once a leader answered that it has no batch
-	// endpoint (an older version during a rolling upgrade): commands are
-	// then forwarded one call each.
+	queue *callQueue[*forwardCall]
+	// mu guards unbatched, which is set once a leader answered that it has
+	// no batch endpoint (an older version during a rolling upgrade):
+	// commands are then forwarded one call each.
+	mu        sync.Mutex
 	unbatched bool
 }
 
 func newApplyForwarder(n *Node) *applyForwarder {
-	return &applyForwarder{n: n, kick: make(chan struct{}, forwardWorkers)}
+	return &applyForwarder{n: n, queue: newCallQueue[*forwardCall](forwardWorkers)}
 }
 
 // forward queues cmd for the leader and waits for its outcome. A command
@@ -57,27 +56,15 @@ func newApplyForwarder(n *Node) *applyForwarder {
 // (ErrNoLeader: nothing was written); one already sent is ErrUnknownOutcome.
 func (f *applyForwarder) forward(ctx context.Context, cmd fsm.Command) (ApplyResponse, error) {
 	c := &forwardCall{cmd: cmd, done: make(chan struct{})}
-	f.mu.Lock()
-	f.queue = append(f.queue, c)
-	f.mu.Unlock()
-	select {
-	case f.kick <- struct{}{}:
-	default: // every worker has a wake-up pending already
-	}
+	f.queue.push(c)
 	select {
 	case <-c.done:
 		return c.resp, c.err
 	case <-ctx.Done():
 	}
-	f.mu.Lock()
-	for i, q := range f.queue {
-		if q == c {
-			f.queue = append(f.queue[:i], f.queue[i+1:]...)
-			f.mu.Unlock()
-			return ApplyResponse{}, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
-		}
+	if f.queue.withdraw(c) {
+		return ApplyResponse{}, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
 	}
-	f.mu.Unlock()
 	select {
 	case <-c.done: // answered meanwhile: that answer is the outcome
 		return c.resp, c.err
@@ -91,31 +78,26 @@ func (f *applyForwarder) forward(ctx context.Context, cmd fsm.Command) (ApplyRes
 func (f *applyForwarder) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	for {
-		f.mu.Lock()
-		n, size := 0, 0
-		for n < len(f.queue) && n < maxForwardBatch && (n == 0 || size+len(f.queue[n].cmd) <= MaxBatchBytes) {
-			size += len(f.queue[n].cmd)
-			n++
-		}
-		batch := append([]*forwardCall(nil), f.queue[:n]...)
-		f.queue = f.queue[n:]
-		f.mu.Unlock()
+		size := 0
+		batch := f.queue.take(func(taken []*forwardCall, next *forwardCall) bool {
+			if len(taken) == maxForwardBatch || (len(taken) > 0 && size+len(next.cmd) > MaxBatchBytes) {
+				return false
+			}
+			size += len(next.cmd)
+			return true
+		})
 		if len(batch) > 0 {
 			f.send(stop, batch)
 			continue
 		}
 		select {
 		case <-stop:
-			f.mu.Lock()
-			left := f.queue
-			f.queue = nil
-			f.mu.Unlock()
-			for _, c := range left {
+			for _, c := range f.queue.drain() {
 				c.err = ErrShutdown
 				close(c.done)
 			}
 			return
-		case <-f.kick:
+		case <-f.queue.kick:
 		}
 	}
 }
