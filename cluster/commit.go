@@ -63,7 +63,12 @@ func (c *committer) wait(ctx context.Context, call *commitCall) (raft.ApplyFutur
 	if c.queue.withdraw(call) {
 		return nil, fmt.Errorf("%w: not started: %v", ErrNoLeader, ctx.Err())
 	}
-	return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	select {
+	case <-call.done: // resolved meanwhile: that is the outcome
+		return call.f, call.err
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrUnknownOutcome, ctx.Err())
+	}
 }
 
 // run hands queued commands to raft, one group at a time, until stop is

@@ -55,7 +55,7 @@ func confirmTerm(ctx context.Context, cfg raft.Configuration, self raft.ServerID
 	if !selfVotes {
 		return fmt.Errorf("%w: this node is not a voter", errNoTermQuorum)
 	}
-	need := voters/2 + 1 - 1 // a quorum of voters, less this node's own vote
+	need := voters / 2 // a quorum, voters/2 + 1, less this node's own vote
 	if need == 0 {
 		return nil
 	}
