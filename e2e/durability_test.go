@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // killAllMidLoad is the durability fault: every node is SIGKILLed at once
@@ -28,15 +30,21 @@ func TestCrashDurability(t *testing.T) {
 
 // The control run: the same crash with --unsafe-no-fsync, whose log store
 // acknowledges writes before they are stored, must lose acknowledged
-// writes, and the ledger must see it. If it did not, the durability test
-// above could not see loss either.
+// writes, and the harness must see it: the ledger as a missing key, or the
+// checker as a read that missed an acknowledged write. If neither did, the
+// durability test above could not see loss either.
+//
+// What is lost is what was acknowledged after the last flush of the node
+// that leads after the restart, often a fraction of a second of writes:
+// the control writes with more ledger writers than the other scenarios, so
+// that the window is rarely empty.
 func TestCrashDurabilityControl(t *testing.T) {
 	sc := scenario{
 		name:  "KillAllWithoutFsync",
 		flags: []string{"--unsafe-no-fsync"},
 		// Once writes are lost the history is not linearizable, and
-		// proving it can take the checker long; what matters here is the
-		// ledger.
+		// proving it can take the checker long; a timeout leaves the
+		// verdict to the ledger.
 		checkTimeout: 5 * time.Second,
 		fault: func(r *scenarioRun) {
 			fc := r.fc
@@ -52,9 +60,11 @@ func TestCrashDurabilityControl(t *testing.T) {
 			fc.killAll()
 		},
 	}
-	res := runScenario(t, sc, shortSize, 102)
-	if res.Lost == 0 {
-		t.Fatalf("with fsync off, a SIGKILL of every node lost no acknowledged write (%s): the harness cannot see loss", res)
+	size := shortSize
+	size.LedgerWriters = 8
+	res := runScenario(t, sc, size, 102)
+	if res.Lost == 0 && res.Check != porcupine.Illegal {
+		t.Fatalf("with fsync off, a SIGKILL of every node lost no acknowledged write that the harness could see (%s): it cannot see loss", res)
 	}
-	t.Logf("control: the harness saw %d lost acknowledged writes, e.g. %v; linearizability %s", res.Lost, res.LostWhat, res.Check)
+	t.Logf("control: the ledger saw %d lost acknowledged writes (e.g. %v), the checker found the history %s", res.Lost, res.LostWhat, res.Check)
 }
