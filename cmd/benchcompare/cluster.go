@@ -27,9 +27,6 @@ const (
 	systemEtcd   = "etcd"
 )
 
-// clusterSize is the number of members of every cluster measured.
-const clusterSize = 3
-
 // errNotReady is returned by readiness checks that have not passed yet.
 var errNotReady = errors.New("not ready")
 
@@ -56,7 +53,7 @@ func (n *node) running() bool {
 	}
 }
 
-// cluster is a running three-member prefsd or etcd cluster.
+// cluster is a running prefsd or etcd cluster.
 type cluster struct {
 	system  string
 	bin     string
@@ -71,17 +68,17 @@ type cluster struct {
 func startCluster(ctx context.Context, o *options, system string) (*cluster, error) {
 	c := &cluster{system: system, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 	base := filepath.Join(o.dir, system)
-	addrs, err := freeAddrs(2 * clusterSize)
+	addrs, err := freeAddrs(2 * o.nodes)
 	if err != nil {
 		return nil, err
 	}
-	client, peer := addrs[:clusterSize], addrs[clusterSize:]
+	client, peer := addrs[:o.nodes], addrs[o.nodes:]
 	switch system {
 	case systemPrefsd:
 		c.bin = o.prefsd
 		c.token = rand.Text()
 		key := rand.Text()
-		for i := range clusterSize {
+		for i := range o.nodes {
 			name := fmt.Sprintf("n%d", i+1)
 			args := []string{
 				"--node-id", name, "--http-addr", client[i], "--raft-addr", peer[i],
@@ -96,10 +93,10 @@ func startCluster(ctx context.Context, o *options, system string) (*cluster, err
 	case systemEtcd:
 		c.bin = o.etcd
 		var initial []string
-		for i := range clusterSize {
+		for i := range o.nodes {
 			initial = append(initial, fmt.Sprintf("e%d=http://%s", i+1, peer[i]))
 		}
-		for i := range clusterSize {
+		for i := range o.nodes {
 			name := fmt.Sprintf("e%d", i+1)
 			args := []string{
 				"--name", name, "--data-dir", filepath.Join(base, name),
@@ -326,7 +323,7 @@ func (c *cluster) leader(ctx context.Context) (int, error) {
 					voters++
 				}
 			}
-			if voters != clusterSize {
+			if voters != len(c.nodes) {
 				return 0, fmt.Errorf("%w: %s sees %d voters", errNotReady, n.name, voters)
 			}
 			name = st.LeaderID

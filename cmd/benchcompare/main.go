@@ -1,13 +1,13 @@
 // Command benchcompare measures prefsd against etcd on this machine, in
 // the same run, at the same durability: both fsync every commit.
 //
-// It starts a three-node prefsd cluster and a three-member etcd cluster on
-// loopback, with their data in the same directory (-dir), runs the same
-// prefsbench workloads against each (etcd through its v3 JSON gateway,
-// with the same key spread and value sizes), measures leader failover
-// (SIGKILL of the leader to the first successful write through a
-// survivor), and prints one table: ops/s, p50 and p99 per workload and the
-// prefsd/etcd ratio of each.
+// It starts a prefsd cluster and an etcd cluster of the same size (-nodes,
+// three by default) on loopback, with their data in the same directory
+// (-dir), runs the same prefsbench workloads against each (etcd through its
+// v3 JSON gateway, with the same key spread and value sizes), measures
+// leader failover (SIGKILL of the leader to the first successful write
+// through a survivor), and prints one table: ops/s, p50 and p99 per
+// workload and the prefsd/etcd ratio of each.
 //
 // Usage:
 //
@@ -60,6 +60,7 @@ type options struct {
 	keys       int
 	valueSize  int
 	failovers  int
+	nodes      int
 	jsonPath   string
 }
 
@@ -77,6 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&workloads, "workloads", "all", "comma-separated workload names to run, or all ("+strings.Join(workloadNames(), ", ")+")")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each workload")
+	fs.IntVar(&o.nodes, "nodes", 3, "members of each cluster: 3 or 5")
 	fs.IntVar(&o.users, "users", 100, "users (etcd: key prefixes) the load spreads over")
 	fs.IntVar(&o.keys, "keys", 10, "keys per user")
 	fs.IntVar(&o.valueSize, "value-size", 32, "bytes per value")
@@ -115,6 +117,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-warmup must not be negative")
 	case o.users < 1 || o.keys < 1 || o.valueSize < 1:
 		return nil, errors.New("-users, -keys and -value-size must be positive")
+	case o.nodes != 3 && o.nodes != 5:
+		return nil, errors.New("-nodes must be 3 or 5")
 	case o.failovers < 0:
 		return nil, errors.New("-failovers must not be negative")
 	}

@@ -23,7 +23,7 @@ func TestParseOptions(t *testing.T) {
 		check   func(*options) bool
 	}{
 		{name: "defaults", check: func(o *options) bool {
-			return len(o.systems) == 2 && len(o.workloads) == len(workloads) && o.duration == 10*time.Second && o.failovers == 3
+			return len(o.systems) == 2 && len(o.workloads) == len(workloads) && o.duration == 10*time.Second && o.failovers == 3 && o.nodes == 3
 		}},
 		{name: "one system, two workloads", args: []string{"-systems", "etcd", "-workloads", "write-1, read-64"}, check: func(o *options) bool {
 			return len(o.systems) == 1 && o.systems[0] == "etcd" && strings.Join(o.workloads, ",") == "write-1,read-64"
@@ -31,6 +31,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "duplicate systems once", args: []string{"-systems", "prefsd,prefsd"}, check: func(o *options) bool {
 			return len(o.systems) == 1
 		}},
+		{name: "five nodes", args: []string{"-nodes", "5"}, check: func(o *options) bool { return o.nodes == 5 }},
+		{name: "four nodes", args: []string{"-nodes", "4"}, wantErr: "-nodes"},
 		{name: "unknown system", args: []string{"-systems", "consul"}, wantErr: "unknown system"},
 		{name: "unknown workload", args: []string{"-workloads", "write-2"}, wantErr: "unknown workload"},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: "-duration"},
@@ -81,7 +83,7 @@ func TestReportPrint(t *testing.T) {
 		return workloadResult{workload: wl, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
 	}
 	r := &report{
-		Options: map[string]any{"duration": "10s", "warmup": "2s"},
+		Options: map[string]any{"duration": "10s", "warmup": "2s", "nodes": 5},
 		Systems: []systemResult{
 			{System: "prefsd", Workloads: []workloadResult{row("write-64", 3000, 20), row("read-64", 8000, 10)}, Failovers: []float64{800, 600, 700}, RSSMB: 40},
 			{System: "etcd", Version: "etcd Version: 3.4.23", Workloads: []workloadResult{row("write-64", 2000, 40), row("read-64", 0, 0)}, Failovers: []float64{1000}, RSSMB: 80},
@@ -91,6 +93,7 @@ func TestReportPrint(t *testing.T) {
 	var out bytes.Buffer
 	r.print(&out)
 	for _, want := range []string{
+		"5 nodes each on loopback",
 		"etcd: etcd Version: 3.4.23",
 		"writes                        64",
 		"1.50    0.50", // 3000/2000 ops, 20/40 p99

@@ -34,7 +34,7 @@ func (o *options) view() map[string]any {
 	return map[string]any{
 		"systems": o.systems, "workloads": o.workloads, "duration": o.duration.String(),
 		"warmup": o.warmup.String(), "users": o.users, "keys": o.keys, "value_size": o.valueSize,
-		"failovers": o.failovers, "nodes": clusterSize,
+		"failovers": o.failovers, "nodes": o.nodes,
 	}
 }
 
@@ -54,7 +54,7 @@ func (r *report) print(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\n%d nodes each on loopback, data on the same disk, fsync on every commit; %s measured per workload after %s warm-up\n",
-		clusterSize, r.Options["duration"], r.Options["warmup"])
+		r.Options["nodes"], r.Options["duration"], r.Options["warmup"])
 	for _, s := range r.Systems {
 		if s.Version != "" {
 			fmt.Fprintf(w, "  %s: %s\n", s.System, s.Version)
