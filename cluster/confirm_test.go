@@ -1,8 +1,12 @@
 package cluster_test
 
 import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
+	"github.com/prefsd/prefsd/cluster"
 	"github.com/prefsd/prefsd/internal/testnode"
 )
 
@@ -58,5 +62,63 @@ func TestLinearizableReadsConfirmByTerm(t *testing.T) {
 	}
 	if got := confirmations(t, leader, "barrier"); got != 0 {
 		t.Errorf("barrier confirmations = %v with a follower down, want 0", got)
+	}
+}
+
+// In a cluster being upgraded, voters of a version without the term
+// endpoint give no vote: the leader confirms reads with a barrier while too
+// few voters answer, and by term again once a quorum can.
+func TestLinearizableReadsWithVotersWithoutTermEndpoint(t *testing.T) {
+	old := map[string]*atomic.Bool{}
+	nodes := testnode.StartClusterWith(t, 3, func(o *testnode.Options) {
+		isOld := &atomic.Bool{}
+		old[o.ID] = isOld
+		o.Wrap = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if isOld.Load() && r.URL.Path == cluster.PathTerm {
+					// As a version without the route answers: the
+					// router's own 404.
+					r = r.Clone(r.Context())
+					r.URL.Path = "/internal/v1/no-such-route"
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	})
+	leader := testnode.WaitLeader(t, nodes)
+	uid := createUser(t, leader, "upgrade")
+	followers := testnode.Followers(nodes)
+	for _, f := range followers {
+		old[f.ID()].Store(true)
+	}
+
+	steps := []struct {
+		name      string
+		oldVoters int    // followers still without the endpoint
+		method    string // the confirmations that must grow
+		other     string // the confirmations that must not
+	}{
+		{name: "both followers old", oldVoters: 2, method: "barrier", other: "term"},
+		{name: "one follower upgraded", oldVoters: 1, method: "term", other: "barrier"},
+		{name: "all upgraded", oldVoters: 0, method: "term", other: "barrier"},
+	}
+	for i, step := range steps {
+		for j, f := range followers {
+			old[f.ID()].Store(j < step.oldVoters)
+		}
+		value := fmt.Sprintf("v%d", i)
+		setPref(t, leader, uid, "k", value)
+		before, otherBefore := confirmations(t, leader, step.method), confirmations(t, leader, step.other)
+		for _, n := range nodes {
+			if v, _ := readLinearizable(t, n).Pref(uid, "k"); v != value {
+				t.Errorf("%s: linearizable read on %s: k = %q, want %q", step.name, n.ID(), v, value)
+			}
+		}
+		if got := confirmations(t, leader, step.method); got <= before {
+			t.Errorf("%s: %s confirmations %v -> %v, want more", step.name, step.method, before, got)
+		}
+		if got := confirmations(t, leader, step.other); got != otherBefore {
+			t.Errorf("%s: %s confirmations %v -> %v, want none", step.name, step.other, otherBefore, got)
+		}
 	}
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// HTTPS, and with the peer files raft and node-to-node calls use
 	// mutual TLS.
 	TLS config.TLSFiles
+	// Wrap, if set, wraps the node's HTTP handler: a test makes a node
+	// answer some paths as another version of prefsd would.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Node is a running test node.
@@ -174,6 +177,9 @@ func Start(t testing.TB, o Options) *Node {
 		},
 		done: make(chan struct{}),
 	}
+	if o.Wrap != nil {
+		n.srv.Handler = o.Wrap(n.srv.Handler)
+	}
 	n.srv.Handler = tlsm.Handler(n.srv.Handler)
 	go func() {
 		defer close(n.done)
@@ -218,10 +224,26 @@ func (n *Node) Restart(t testing.TB) *Node {
 // member is in the member directory.
 func StartCluster(t testing.TB, size int, configure func(*config.Config)) []*Node {
 	t.Helper()
-	nodes := []*Node{Start(t, Options{ID: "n1", Configure: configure})}
-	WaitLeader(t, nodes)
-	for i := 2; i <= size; i++ {
-		nodes = append(nodes, Start(t, Options{ID: fmt.Sprintf("n%d", i), Join: []string{nodes[0].Addr}, Configure: configure}))
+	return StartClusterWith(t, size, func(o *Options) { o.Configure = configure })
+}
+
+// StartClusterWith is StartCluster with each node's options, its id and
+// join list already set, passed through opts first.
+func StartClusterWith(t testing.TB, size int, opts func(*Options)) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for i := 1; i <= size; i++ {
+		o := Options{ID: fmt.Sprintf("n%d", i)}
+		if i > 1 {
+			o.Join = []string{nodes[0].Addr}
+		}
+		if opts != nil {
+			opts(&o)
+		}
+		nodes = append(nodes, Start(t, o))
+		if i == 1 {
+			WaitLeader(t, nodes)
+		}
 	}
 	waitMembers(t, nodes, size)
 	return nodes
