@@ -61,6 +61,7 @@ type options struct {
 	valueSize  int
 	failovers  int
 	nodes      int
+	rounds     int
 	jsonPath   string
 }
 
@@ -79,6 +80,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each workload")
 	fs.IntVar(&o.nodes, "nodes", 3, "members of each cluster: 3 or 5")
+	fs.IntVar(&o.rounds, "rounds", 1, "times to run every workload; the table shows the median round and the range of the ratios")
 	fs.IntVar(&o.users, "users", 100, "users (etcd: key prefixes) the load spreads over")
 	fs.IntVar(&o.keys, "keys", 10, "keys per user")
 	fs.IntVar(&o.valueSize, "value-size", 32, "bytes per value")
@@ -119,6 +121,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-users, -keys and -value-size must be positive")
 	case o.nodes != 3 && o.nodes != 5:
 		return nil, errors.New("-nodes must be 3 or 5")
+	case o.rounds < 1:
+		return nil, errors.New("-rounds must be at least 1")
 	case o.failovers < 0:
 		return nil, errors.New("-failovers must not be negative")
 	}
@@ -173,8 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // measure starts every system's cluster, then runs each workload against
 // the systems in turn, so that a machine that slows down or speeds up during
-// the run affects them alike; last come the failovers, which stop the
-// clusters.
+// the run affects them alike, every workload once per round; last come the
+// failovers, which stop the clusters.
 func measure(ctx context.Context, o *options, logf func(string, ...any)) ([]systemResult, error) {
 	var clusters []*cluster
 	defer func() {
@@ -184,7 +188,7 @@ func measure(ctx context.Context, o *options, logf func(string, ...any)) ([]syst
 	}()
 	results := make([]systemResult, len(o.systems))
 	for i, name := range o.systems {
-		logf("%s: starting 3 nodes", name)
+		logf("%s: starting %d nodes", name, o.nodes)
 		c, err := startCluster(ctx, o, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -192,15 +196,17 @@ func measure(ctx context.Context, o *options, logf func(string, ...any)) ([]syst
 		clusters = append(clusters, c)
 		results[i] = systemResult{System: name, Version: c.version}
 	}
-	for _, wname := range o.workloads {
-		w, _ := findWorkload(wname)
-		for i, c := range clusters {
-			logf("%s: %s (%d clients, %s)", c.system, w.Name, w.Clients, o.duration)
-			r, err := runWorkload(ctx, o, c, w)
-			if err != nil {
-				return nil, fmt.Errorf("%s: workload %s: %w", c.system, w.Name, err)
+	for round := 1; round <= o.rounds; round++ {
+		for _, wname := range o.workloads {
+			w, _ := findWorkload(wname)
+			for i, c := range clusters {
+				logf("%s: %s (%d clients, %s, round %d of %d)", c.system, w.Name, w.Clients, o.duration, round, o.rounds)
+				r, err := runWorkload(ctx, o, c, w, round)
+				if err != nil {
+					return nil, fmt.Errorf("%s: workload %s: %w", c.system, w.Name, err)
+				}
+				results[i].Workloads = append(results[i].Workloads, r)
 			}
-			results[i].Workloads = append(results[i].Workloads, r)
 		}
 	}
 	for i, c := range clusters {

@@ -33,6 +33,8 @@ func TestParseOptions(t *testing.T) {
 		}},
 		{name: "five nodes", args: []string{"-nodes", "5"}, check: func(o *options) bool { return o.nodes == 5 }},
 		{name: "four nodes", args: []string{"-nodes", "4"}, wantErr: "-nodes"},
+		{name: "three rounds", args: []string{"-rounds", "3"}, check: func(o *options) bool { return o.rounds == 3 }},
+		{name: "no rounds", args: []string{"-rounds", "0"}, wantErr: "-rounds"},
 		{name: "unknown system", args: []string{"-systems", "consul"}, wantErr: "unknown system"},
 		{name: "unknown workload", args: []string{"-workloads", "write-2"}, wantErr: "unknown workload"},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: "-duration"},
@@ -102,6 +104,39 @@ func TestReportPrint(t *testing.T) {
 		"time 0.70",
 		"etcd read-64: 7 of 107 requests failed",
 		"prefsd: 800, 600, 700 ms",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// With several rounds, the table shows each system's median round and the
+// median and range of the per-round ratios.
+func TestReportPrintRounds(t *testing.T) {
+	row := func(round int, ops, p99 float64) workloadResult {
+		wl, _ := findWorkload("write-64")
+		return workloadResult{workload: wl, Round: round, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
+	}
+	r := &report{
+		Options: map[string]any{"duration": "10s", "warmup": "2s", "nodes": 3},
+		Systems: []systemResult{
+			{System: "prefsd", Workloads: []workloadResult{row(1, 3000, 20), row(2, 4000, 30), row(3, 3500, 25)}},
+			{System: "etcd", Workloads: []workloadResult{row(1, 2000, 40), row(2, 2000, 40), row(3, 3500, 50)}},
+		},
+	}
+	r.Systems[1].Workloads[1].Errors = 3
+	var out bytes.Buffer
+	r.print(&out)
+	for _, want := range []string{
+		"ops/s × range",
+		// prefsd's median round 3500 ops/s, p99 25 ms; etcd's 2000 and 40;
+		// ratios by round 1.50, 2.00, 1.00, and of p99 0.50, 0.75, 0.50.
+		"3500    6.25   25.00",
+		"2000   10.00   40.00",
+		"1.50    0.50   1.00 – 2.00",
+		"3 rounds: each figure is the median of its rounds",
+		"etcd write-64 (round 2): 3 of 103 requests failed",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())

@@ -70,6 +70,7 @@ type benchResults struct {
 // workloadResult is one workload's outcome on one system.
 type workloadResult struct {
 	workload
+	Round          int              `json:"round"`
 	OpsPerSec      float64          `json:"ops_per_sec"`
 	Count          int64            `json:"count"`
 	Errors         int64            `json:"errors"`
@@ -89,8 +90,8 @@ type workloadResult struct {
 }
 
 // runWorkload runs prefsbench against a cluster and reads its results.
-func runWorkload(ctx context.Context, o *options, c *cluster, w workload) (workloadResult, error) {
-	res := workloadResult{workload: w}
+func runWorkload(ctx context.Context, o *options, c *cluster, w workload, round int) (workloadResult, error) {
+	res := workloadResult{workload: w, Round: round}
 	var addrs []string
 	for _, n := range c.nodes {
 		addrs = append(addrs, n.url)
@@ -99,6 +100,9 @@ func runWorkload(ctx context.Context, o *options, c *cluster, w workload) (workl
 		addrs = addrs[:1]
 	}
 	base := filepath.Join(o.dir, c.system, w.Name)
+	if o.rounds > 1 {
+		base += fmt.Sprintf("-round%d", round)
+	}
 	args := []string{
 		"-target", c.system, "-addr", strings.Join(addrs, ","), "-prefix", "bc",
 		"-users", strconv.Itoa(o.users), "-keys", strconv.Itoa(o.keys), "-value-size", strconv.Itoa(o.valueSize),
