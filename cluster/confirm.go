@@ -26,8 +26,10 @@ import (
 // leader falls back to committing a barrier entry, which is slower but
 // needs nothing from the peers but raft.
 
-// termAsker asks the voter with the given raft id for its current term.
-type termAsker func(ctx context.Context, id raft.ServerID) (uint64, error)
+// termAsker asks the voter with the given raft id for its current term. It
+// bounds the question itself: confirmTerm may return before the answer
+// comes and never cancels a question.
+type termAsker func(id raft.ServerID) (uint64, error)
 
 // errNoTermQuorum means too few voters confirmed the leader's term.
 var errNoTermQuorum = errors.New("cluster: no quorum confirmed the term")
@@ -35,9 +37,13 @@ var errNoTermQuorum = errors.New("cluster: no quorum confirmed the term")
 // confirmTerm asks the voters of cfg other than self, concurrently, for their
 // term and returns nil as soon as enough of them report term that, with self,
 // they are a quorum of the voters. It returns errNoTermQuorum once that can
-// no longer happen, and ctx's error if ctx ends first. It waits for every
-// question it asked before it returns.
-func confirmTerm(ctx context.Context, cfg raft.Configuration, self raft.ServerID, term uint64, ask termAsker) error {
+// no longer happen, and ctx's error if ctx ends first.
+//
+// Questions still out when it returns go on in goroutines that questions
+// tracks, until answered or until the asker's own bound: cancelling a call
+// to a peer closes its connection, and under load the next confirmation
+// would then dial a new one, every time, for the voter that was not needed.
+func confirmTerm(ctx context.Context, questions *sync.WaitGroup, cfg raft.Configuration, self raft.ServerID, term uint64, ask termAsker) error {
 	var voters int
 	var others []raft.ServerID
 	selfVotes := false
@@ -60,16 +66,12 @@ func confirmTerm(ctx context.Context, cfg raft.Configuration, self raft.ServerID
 		return nil
 	}
 
-	// The questions still out when this returns are cancelled, then
-	// waited for: the deferred calls run in reverse.
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Buffered for every answer, so that one arriving after the return
+	// never blocks its goroutine.
 	answers := make(chan bool, len(others))
 	for _, id := range others {
-		wg.Go(func() {
-			t, err := ask(ctx, id)
+		questions.Go(func() {
+			t, err := ask(id)
 			answers <- err == nil && t == term
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestConfirmTerm(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var asked atomic.Int32
-			ask := func(ctx context.Context, id raft.ServerID) (uint64, error) {
+			ask := func(id raft.ServerID) (uint64, error) {
 				asked.Add(1)
 				if id == raft.ServerID(tc.self) {
 					t.Errorf("asked itself")
@@ -57,7 +58,9 @@ func TestConfirmTerm(t *testing.T) {
 				}
 				return 0, fmt.Errorf("%s does not answer", id)
 			}
-			err := confirmTerm(context.Background(), tc.cfg, raft.ServerID(tc.self), term, ask)
+			var questions sync.WaitGroup
+			err := confirmTerm(context.Background(), &questions, tc.cfg, raft.ServerID(tc.self), term, ask)
+			questions.Wait()
 			if (err == nil) != tc.ok {
 				t.Fatalf("confirmTerm = %v, want ok %v", err, tc.ok)
 			}
@@ -69,27 +72,42 @@ func TestConfirmTerm(t *testing.T) {
 }
 
 // A voter that never answers does not hold up a quorum the others make,
-// and is not waited for past the caller's deadline when they do not.
+// and is not waited for past the caller's deadline when they do not. Its
+// question is not cancelled: it goes on until the asker's own bound.
 func TestConfirmTermDoesNotWaitForSlowVoters(t *testing.T) {
+	var questions sync.WaitGroup
+	bound, endQuestions := context.WithCancel(context.Background())
+	defer questions.Wait()
+	defer endQuestions()
+	var ended atomic.Int32
 	hang := func(answer map[raft.ServerID]uint64) termAsker {
-		return func(ctx context.Context, id raft.ServerID) (uint64, error) {
+		return func(id raft.ServerID) (uint64, error) {
 			if t, ok := answer[id]; ok {
 				return t, nil
 			}
-			<-ctx.Done()
-			return 0, ctx.Err()
+			<-bound.Done()
+			ended.Add(1)
+			return 0, bound.Err()
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := confirmTerm(ctx, voters("a", "b", "c"), "a", 3, hang(map[raft.ServerID]uint64{"c": 3})); err != nil {
+	if err := confirmTerm(ctx, &questions, voters("a", "b", "c"), "a", 3, hang(map[raft.ServerID]uint64{"c": 3})); err != nil {
 		t.Fatalf("quorum of a and c: %v", err)
 	}
 
 	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancelShort()
-	err := confirmTerm(short, voters("a", "b", "c"), "a", 3, hang(nil))
+	err := confirmTerm(short, &questions, voters("a", "b", "c"), "a", 3, hang(nil))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("no answers: %v, want the deadline", err)
+	}
+	if n := ended.Load(); n != 0 {
+		t.Errorf("%d questions ended before their own bound", n)
+	}
+	endQuestions()
+	questions.Wait()
+	if n := ended.Load(); n != 3 {
+		t.Errorf("%d questions ended at their bound, want the 3 left unanswered", n)
 	}
 }

@@ -82,8 +82,12 @@ type Node struct {
 	committer *committer
 
 	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// life ends when the node closes: work that outlives the call that
+	// started it, such as a term question left to finish, runs under it.
+	life    context.Context
+	endLife context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // Open starts a node: it opens the stores in cfg.DataDir, starts raft, and
@@ -100,6 +104,7 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("--data-dir: %w", err)
 	}
 	dialer := peerDialer(cfg.PeerSourceIP, 2*time.Second)
+	life, endLife := context.WithCancel(context.Background())
 	n := &Node{
 		cfg:     cfg,
 		log:     opts.Logger,
@@ -108,6 +113,8 @@ func Open(cfg config.Config, opts Options) (*Node, error) {
 		admin:   opts.AdminTokenDigest,
 		catalog: opts.DefaultCatalog,
 		stop:    make(chan struct{}),
+		life:    life,
+		endLife: endLife,
 		client: &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil,
@@ -294,6 +301,7 @@ func (n *Node) Close() error {
 	var err error
 	n.once.Do(func() {
 		close(n.stop)
+		n.endLife()
 		if n.raft != nil {
 			err = n.raft.Shutdown().Error()
 		}

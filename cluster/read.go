@@ -255,8 +255,14 @@ func (n *Node) confirm() (uint64, error) {
 // first and committing a barrier if they do not all answer in time.
 func (n *Node) confirmQuorum(term uint64) error {
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.HeartbeatTimeout)
-		err := confirmTerm(ctx, cf.Configuration(), raft.ServerID(n.cfg.NodeID), term, n.askTerm)
+		deadline := time.Now().Add(n.cfg.HeartbeatTimeout)
+		ask := func(id raft.ServerID) (uint64, error) {
+			ctx, cancel := context.WithDeadline(n.life, deadline)
+			defer cancel()
+			return n.askTerm(ctx, id)
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := confirmTerm(ctx, &n.wg, cf.Configuration(), raft.ServerID(n.cfg.NodeID), term, ask)
 		cancel()
 		if err == nil {
 			n.metrics.observeConfirm("term")
