@@ -348,19 +348,29 @@ func (n *Node) LeaderInfo() (id, addr string) {
 	return id, addr
 }
 
+// knownLeader returns the leader's address, or self=true if this node
+// leads; ok is false while no leader with a known address exists.
+func (n *Node) knownLeader() (addr string, self, ok bool) {
+	if n.IsLeader() {
+		return "", true, true
+	}
+	_, addr, ok = n.leaderAPI()
+	return addr, false, ok
+}
+
 // waitLeader waits up to the leader wait for a leader whose address is known.
-// It returns ok=false with self=true when this node became the leader.
+// It returns self=true, and no address, when this node is the leader.
 func (n *Node) waitLeader(ctx context.Context) (addr string, self bool, err error) {
+	if addr, self, ok := n.knownLeader(); ok {
+		return addr, self, nil // every request comes here: no timers unless waiting
+	}
 	deadline := time.NewTimer(n.cfg.LeaderWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if n.IsLeader() {
-			return "", true, nil
-		}
-		if _, addr, ok := n.leaderAPI(); ok {
-			return addr, false, nil
+		if addr, self, ok := n.knownLeader(); ok {
+			return addr, self, nil
 		}
 		select {
 		case <-ctx.Done():
