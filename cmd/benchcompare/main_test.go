@@ -79,11 +79,27 @@ func TestMedianMax(t *testing.T) {
 	}
 }
 
-func TestReportPrint(t *testing.T) {
-	row := func(w string, ops, p99 float64) workloadResult {
-		wl, _ := findWorkload(w)
-		return workloadResult{workload: wl, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
+// requirePrinted fails t unless r's table holds every one of wants.
+func requirePrinted(t *testing.T, r *report, wants ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	r.print(&out)
+	for _, want := range wants {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
 	}
+}
+
+// resultRow is a measured workload for the report tests: 100 operations,
+// p50 a quarter of p99.
+func resultRow(w string, round int, ops, p99 float64) workloadResult {
+	wl, _ := findWorkload(w)
+	return workloadResult{workload: wl, Round: round, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
+}
+
+func TestReportPrint(t *testing.T) {
+	row := func(w string, ops, p99 float64) workloadResult { return resultRow(w, 1, ops, p99) }
 	r := &report{
 		Options: map[string]any{"duration": "10s", "warmup": "2s", "nodes": 5},
 		Systems: []systemResult{
@@ -92,9 +108,7 @@ func TestReportPrint(t *testing.T) {
 		},
 	}
 	r.Systems[1].Workloads[1].Errors = 7
-	var out bytes.Buffer
-	r.print(&out)
-	for _, want := range []string{
+	requirePrinted(t, r,
 		"5 nodes each on loopback",
 		"etcd: etcd Version: 3.4.23",
 		"writes                        64",
@@ -104,20 +118,13 @@ func TestReportPrint(t *testing.T) {
 		"time 0.70",
 		"etcd read-64: 7 of 107 requests failed",
 		"prefsd: 800, 600, 700 ms",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, out.String())
-		}
-	}
+	)
 }
 
 // With several rounds, the table shows each system's median round and the
 // median and range of the per-round ratios.
 func TestReportPrintRounds(t *testing.T) {
-	row := func(round int, ops, p99 float64) workloadResult {
-		wl, _ := findWorkload("write-64")
-		return workloadResult{workload: wl, Round: round, OpsPerSec: ops, P50Ms: p99 / 4, P99Ms: p99, Count: 100}
-	}
+	row := func(round int, ops, p99 float64) workloadResult { return resultRow("write-64", round, ops, p99) }
 	r := &report{
 		Options: map[string]any{"duration": "10s", "warmup": "2s", "nodes": 3},
 		Systems: []systemResult{
@@ -126,9 +133,7 @@ func TestReportPrintRounds(t *testing.T) {
 		},
 	}
 	r.Systems[1].Workloads[1].Errors = 3
-	var out bytes.Buffer
-	r.print(&out)
-	for _, want := range []string{
+	requirePrinted(t, r,
 		"ops/s × range",
 		// prefsd's median round 3500 ops/s, p99 25 ms; etcd's 2000 and 40;
 		// ratios by round 1.50, 2.00, 1.00, and of p99 0.50, 0.75, 0.50.
@@ -137,11 +142,7 @@ func TestReportPrintRounds(t *testing.T) {
 		"1.50    0.50   1.00 – 2.00",
 		"3 rounds: each figure is the median of its rounds",
 		"etcd write-64 (round 2): 3 of 103 requests failed",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, out.String())
-		}
-	}
+	)
 }
 
 // TestCompare runs the whole comparison briefly against real processes:
