@@ -252,7 +252,7 @@ func (n *Node) confirm() (uint64, error) {
 }
 
 // confirmQuorum checks that a quorum is still in term, asking the voters
-// first and committing a barrier if they do not all answer in time.
+// first and committing a barrier if too few of them answer in time.
 func (n *Node) confirmQuorum(term uint64) error {
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
 		deadline := time.Now().Add(n.cfg.HeartbeatTimeout)
